@@ -1,0 +1,89 @@
+# featherman build. Run scripts/bootstrap.sh first (it writes build/config.mk with the cached
+# dependency paths). Targets:
+#   make            build/featherman
+#   make asan       build/asan/featherman (AddressSanitizer + UndefinedBehaviorSanitizer)
+#   make unit       build/unit_tests (C unit tests; run it to test)
+#   make clean
+-include build/config.mk
+ifndef DUCKDB_DIR
+$(error build/config.mk is missing: run scripts/bootstrap.sh first)
+endif
+
+CC      ?= cc
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+CSTD    := -std=c11 -D_GNU_SOURCE
+WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+INC     := -Isrc -I$(DUCKDB_DIR)/include -Ibuild/nanoarrow/include \
+           -I$(NANOARROW_DIR)/arrow-nanoarrow/src -I$(NANOARROW_DIR)/flatcc/include
+DEFS    := -DFEATHERMAN_VERSION='"$(VERSION)"' -DFEATHERMAN_EXTENSION_DIR='"$(FEATHERMAN_EXTENSION_DIR)"' \
+           -DNANOARROW_NAMESPACE=FeathermanArrow
+LIBS    := -L$(DUCKDB_DIR)/lib -Wl,-rpath,$(DUCKDB_DIR)/lib -lduckdb \
+           $(shell pkg-config --libs jansson yaml-0.1 libmicrohttpd libcurl openssl) -lpthread -lm
+
+OPT     := -O2 -g
+SAN     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+SRCS    := $(sort $(wildcard src/*.c src/*/*.c))
+MAIN    := src/main.c
+LIBSRCS := $(filter-out $(MAIN),$(SRCS))
+UNITSRC := $(sort $(wildcard tests/unit/*.c))
+
+# nanoarrow + its IPC writer, built from the pinned sources in the cache (C only, no C++).
+NA      := $(NANOARROW_DIR)/arrow-nanoarrow/src/nanoarrow
+FC      := $(NANOARROW_DIR)/flatcc/src/runtime
+NASRCS  := $(NA)/common/array.c $(NA)/common/schema.c $(NA)/common/utils.c $(NA)/common/array_stream.c \
+           $(NA)/ipc/codecs.c $(NA)/ipc/decoder.c $(NA)/ipc/encoder.c $(NA)/ipc/reader.c $(NA)/ipc/writer.c \
+           $(FC)/builder.c $(FC)/emitter.c $(FC)/verifier.c $(FC)/refmap.c
+NACFLAGS := -O2 -g -fPIC -w -DNANOARROW_NAMESPACE=FeathermanArrow -I$(CURDIR)/build/nanoarrow/include \
+           -I$(NANOARROW_DIR)/arrow-nanoarrow/src -I$(NANOARROW_DIR)/flatcc/include
+NACONFIG := build/nanoarrow/include/nanoarrow/nanoarrow_config.h
+
+.PHONY: all asan unit clean
+all: build/featherman
+asan: build/asan/featherman build/asan/unit_tests
+unit: build/unit_tests
+
+$(NACONFIG): $(NA)/nanoarrow_config.h.in
+	@mkdir -p $(dir $@)
+	sed -e 's/@NANOARROW_VERSION_MAJOR@/0/; s/@NANOARROW_VERSION_MINOR@/9/; s/@NANOARROW_VERSION_PATCH@/0/' \
+	    -e 's/@NANOARROW_VERSION@/0.9.0/; s/@NANOARROW_NAMESPACE_DEFINE@//' $< > $@
+
+build/nanoarrow/libnanoarrow.a: $(NACONFIG) $(NASRCS)
+	@mkdir -p build/nanoarrow/obj
+	cd build/nanoarrow/obj && for f in $(NASRCS); do \
+	  $(CC) $(NACFLAGS) -c $$f -o $$(basename $$(dirname $$f))_$$(basename $$f .c).o || exit 1; done
+	ar rcs $@ build/nanoarrow/obj/*.o
+
+# normal build
+OBJS := $(patsubst src/%.c,build/obj/%.o,$(SRCS))
+build/obj/%.o: src/%.c $(NACONFIG)
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(OPT) $(INC) $(DEFS) -MMD -MP -c $< -o $@
+build/featherman: $(OBJS) build/nanoarrow/libnanoarrow.a
+	$(CC) $(OPT) -o $@ $(OBJS) build/nanoarrow/libnanoarrow.a $(LIBS)
+
+UOBJS := $(patsubst tests/unit/%.c,build/uobj/%.o,$(UNITSRC))
+build/uobj/%.o: tests/unit/%.c $(NACONFIG)
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(OPT) $(INC) -Itests/unit $(DEFS) -MMD -MP -c $< -o $@
+build/unit_tests: $(UOBJS) $(filter-out build/obj/main.o,$(OBJS)) build/nanoarrow/libnanoarrow.a
+	$(CC) $(OPT) -o $@ $^ $(LIBS)
+
+# sanitizer build
+AOBJS := $(patsubst src/%.c,build/asan/obj/%.o,$(SRCS))
+build/asan/obj/%.o: src/%.c $(NACONFIG)
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(SAN) $(INC) $(DEFS) -MMD -MP -c $< -o $@
+build/asan/featherman: $(AOBJS) build/nanoarrow/libnanoarrow.a
+	$(CC) $(SAN) -o $@ $(AOBJS) build/nanoarrow/libnanoarrow.a $(LIBS)
+AUOBJS := $(patsubst tests/unit/%.c,build/asan/uobj/%.o,$(UNITSRC))
+build/asan/uobj/%.o: tests/unit/%.c $(NACONFIG)
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(SAN) $(INC) -Itests/unit $(DEFS) -MMD -MP -c $< -o $@
+build/asan/unit_tests: $(AUOBJS) $(filter-out build/asan/obj/main.o,$(AOBJS)) build/nanoarrow/libnanoarrow.a
+	$(CC) $(SAN) -o $@ $^ $(LIBS)
+
+clean:
+	rm -rf build/obj build/uobj build/asan build/featherman build/unit_tests build/nanoarrow
+
+-include $(OBJS:.o=.d) $(UOBJS:.o=.d) $(AOBJS:.o=.d) $(AUOBJS:.o=.d)

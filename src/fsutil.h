@@ -1,0 +1,11 @@
+/* Small file-system helpers: create directories like `mkdir -p`, read a whole file. */
+#ifndef FM_FSUTIL_H
+#define FM_FSUTIL_H
+#include <stddef.h>
+
+#include "err.h"
+int fm_mkdirs(const char *path, fm_err *err);          /* mkdir -p path */
+int fm_mkdirs_for_file(const char *file, fm_err *err); /* mkdir -p dirname(file) */
+/* whole file as a NUL-terminated malloc'd buffer; at most max bytes (else FM_E_INVALID) */
+char *fm_read_file(const char *path, size_t max, size_t *len, fm_err *err);
+#endif

@@ -1,0 +1,29 @@
+/* OS-level confinement of a process that runs user SQL, as DuckDB's security model asks for:
+ * after the engine has opened its catalog and loaded its extensions, fm_sandbox_apply restricts
+ * the whole process with Landlock (Linux ≥ 5.13, unprivileged) to:
+ *   read+write beneath each `rw` path (the lake's data directory, the metadata file's directory,
+ *   the temp directory), read-only beneath each `ro` path (the extension directory, CA
+ *   certificates, /proc/self, shared libraries' directories, timezone data), nothing else.
+ * Where the kernel supports Landlock ABI ≥ 4 and `ports` is non-empty, TCP connect() is limited
+ * to those ports (S3 endpoint, Postgres) and bind() to `bind_ports` (the query listener must
+ * already be bound, so this is only for re-binds). Where the kernel has no Landlock, it returns
+ * 0 and sets *applied = 0 so the caller can log a warning and report it in /status; the
+ * DuckDB settings and fm_sqlguard still apply. Returns -1 with err only on a real failure
+ * (a rule that cannot be added). Must be called once, before any user query. */
+#ifndef FM_SANDBOX_H
+#define FM_SANDBOX_H
+#include <stddef.h>
+
+#include "err.h"
+
+typedef struct {
+    const char **rw;
+    size_t nrw;
+    const char **ro;
+    size_t nro;
+    const int *ports;
+    size_t nports;
+} fm_sandbox_rules;
+
+int fm_sandbox_apply(const fm_sandbox_rules *rules, int *applied, int *abi, fm_err *err);
+#endif

@@ -25,5 +25,7 @@ typedef struct {
     size_t nports;
 } fm_sandbox_rules;
 
+/* the read-only paths a DuckDB process needs after start-up (libraries, CA certificates, zoneinfo, /proc/self, the extension dir) */
+void fm_sandbox_default_ro(const char ***paths, size_t *n);
 int fm_sandbox_apply(const fm_sandbox_rules *rules, int *applied, int *abi, fm_err *err);
 #endif

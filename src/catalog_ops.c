@@ -111,7 +111,7 @@ int fm_op_table_report(fm_engine *e, const char *table, json_t **report, fm_err 
     }
     fm_ddl_free_columns(cols, ncols);
     json_object_set_new(r, "columns", jc);
-    char *part = fm_ddl_read_partition(con, cat, table, NULL);
+    char *part = fm_ddl_read_partition(con, cat, fm_engine_metadata_schema(e), table, NULL);
     json_object_set_new(r, "partitioning", part ? json_string(part) : json_null());
     free(part);
     json_object_set_new(r, "snapshotId", json_integer(snapshot_id(e, NULL)));
@@ -157,7 +157,7 @@ int fm_op_apply_table(fm_engine *e, const fm_table_spec *t, json_t **report, fm_
         if (fm_ddl_create(&sql, q.data, t, err)) goto out;
         action = "created";
     } else {
-        char *part = fm_ddl_read_partition(con, cat, t->table, NULL);
+        char *part = fm_ddl_read_partition(con, cat, fm_engine_metadata_schema(e), t->table, NULL);
         int prc = fm_ddl_plan(&sql, q.data, t, cols, ncols, part, err);
         free(part);
         fm_ddl_free_columns(cols, ncols);

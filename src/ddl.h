@@ -8,11 +8,12 @@
  * fm_ddl_plan: given the table's current columns (name, canonical type, nullable) in order,
  *   appends the ALTER statements that make it match the spec, in this order: RENAME COLUMN for a
  *   spec column whose renamedFrom names a current column (and whose own name is not current);
- *   DROP COLUMN for current names no longer in the spec (DuckLake keeps them in older snapshots);
- *   ADD COLUMN for new names; SET DATA TYPE where fm_type_widening_ok allows; SET/DROP NOT NULL;
- *   SET PARTITIONED BY (or RESET PARTITIONED BY) when `current_partition` — the clause text
+ *   ADD COLUMN for new names (nullable only, existing rows have no value); SET DATA TYPE where
+ *   fm_type_widening_ok allows; SET/DROP NOT NULL; SET PARTITIONED BY (or RESET PARTITIONED BY)
+ *   before any drop, so a dropped column is no longer a key, when `current_partition` — the clause text
  *   fm_ddl_partition_clause would print for the table as it is, or NULL when unpartitioned —
- *   differs. Any change DuckLake cannot make (narrowing, a type change that is not a widening,
+ *   differs; last DROP COLUMN for current names no longer in the spec (DuckLake keeps them in
+ *   older snapshots). Any change DuckLake cannot make (narrowing, a type change that is not a widening,
  *   a spec that would leave no column, renamedFrom naming no current column while the new name
  *   is absent too is fine: it is an ADD) is refused with FM_E_REFUSED and a message naming the
  *   column and both types; on refusal nothing is appended. An empty plan appends nothing.
@@ -39,10 +40,12 @@ int fm_ddl_partition_clause(fm_buf *out, const fm_table_spec *t, fm_err *err);
 /* Reading a table as it is (ddl_read.c). fm_ddl_read_columns fills a malloc'd array of the
  * table's columns in order (canonical types, as DuckDB prints them); *n = 0 and FM_E_NOT_FOUND
  * when the table does not exist. fm_ddl_read_partition returns the malloc'd partition clause
- * in fm_ddl_partition_clause's form, or NULL when unpartitioned (or on error, with err set). */
+ * in fm_ddl_partition_clause's form, or NULL when unpartitioned (or on error, with err set);
+ * metadata_schema is the catalog's METADATA_SCHEMA (Postgres) or NULL for the default. */
 #include <duckdb.h>
 int fm_ddl_read_columns(duckdb_connection con, const char *catalog, const char *table, fm_current_column **cols,
                         size_t *n, fm_err *err);
 void fm_ddl_free_columns(fm_current_column *cols, size_t n);
-char *fm_ddl_read_partition(duckdb_connection con, const char *catalog, const char *table, fm_err *err);
+char *fm_ddl_read_partition(duckdb_connection con, const char *catalog, const char *metadata_schema, const char *table,
+                            fm_err *err);
 #endif

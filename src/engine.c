@@ -22,6 +22,7 @@ struct fm_engine {
     char *data_path;
     char *metadata_location;
     char *temp_dir;
+    char *metadata_schema;
     bool read_only;
     fm_sqlguard *guard;
 };
@@ -164,6 +165,7 @@ static int attach(fm_engine *e, const fm_engine_config *cfg, fm_err *err) {
     fm_buf_puts(&sql, " (DATA_PATH ");
     rc |= fm_sql_literal(&sql, e->data_path, err);
     if (c->pg.schema && !strcmp(c->metadata_type, "postgres")) {
+        e->metadata_schema = strdup(c->pg.schema);
         fm_buf_puts(&sql, ", METADATA_SCHEMA ");
         rc |= fm_sql_literal(&sql, c->pg.schema, err);
     }
@@ -302,6 +304,7 @@ const char *fm_engine_metadata_location(const fm_engine *e) { return e->metadata
 int fm_engine_slots(const fm_engine *e) { return e->nslots; }
 duckdb_connection fm_engine_slot(fm_engine *e, int i) { return e->slots[i]; }
 const fm_sqlguard *fm_engine_guard(const fm_engine *e) { return e->guard; }
+const char *fm_engine_metadata_schema(const fm_engine *e) { return e->metadata_schema; }
 bool fm_engine_read_only(const fm_engine *e) { return e->read_only; }
 
 void fm_engine_close(fm_engine *e) {
@@ -315,5 +318,6 @@ void fm_engine_close(fm_engine *e) {
     free(e->data_path);
     free(e->metadata_location);
     free(e->temp_dir);
+    free(e->metadata_schema);
     free(e);
 }

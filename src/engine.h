@@ -38,6 +38,7 @@ duckdb_connection fm_engine_admin(fm_engine *e);
 const char *fm_engine_catalog(const fm_engine *e);   /* the catalog (= attach alias) name */
 const char *fm_engine_data_path(const fm_engine *e); /* s3://bucket/prefix/ or a local dir ending in '/' */
 const char *fm_engine_metadata_location(const fm_engine *e); /* file path, or "postgres" */
+const char *fm_engine_metadata_schema(const fm_engine *e);   /* Postgres METADATA_SCHEMA or NULL */
 /* extra_allowed: further paths user SQL may touch (e.g. a materialization destination) */
 int fm_engine_lockdown(fm_engine *e, int slots, const char *const *extra_allowed, size_t nextra, fm_err *err);
 int fm_engine_slots(const fm_engine *e);

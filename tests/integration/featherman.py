@@ -58,7 +58,8 @@ class Server:
         raise TimeoutError("featherman did not become ready:\n" + self.logs())
 
     def logs(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log_path) as f:
             return f.read()
 

@@ -260,7 +260,7 @@ FM_TEST(type_struct_field_quoting_matches_duckdb_keywords) {
         CHECK(fm_type_parse(ty.data, &canon, NULL) == 0);
         fm_buf_printf(&sql, "CREATE TABLE kw%d (c %s)", upper, canon.data);
         CHECK(run(sql.data) == 0);
-        char t[8];
+        char t[16];
         snprintf(t, sizeof t, "kw%d", upper);
         char *dt = column_type("memory", t);
         CHECK(dt && strcmp(dt, canon.data) == 0);

@@ -86,7 +86,10 @@ static int resolve_paths(fm_engine *e, const fm_engine_config *cfg, fm_err *err)
         fm_buf_printf(&b, "%s/%s/data/", cfg->state_dir, c->name);
     }
     e->data_path = fm_buf_steal(&b);
-    fm_buf_printf(&b, "%s/tmp/%s", cfg->state_dir, c->name);
+    if (cfg->temp_root)
+        fm_buf_printf(&b, "%s/%s", cfg->temp_root, c->name);
+    else
+        fm_buf_printf(&b, "%s/tmp/%s", cfg->state_dir, c->name);
     e->temp_dir = fm_buf_steal(&b);
 
     if (strcmp(c->metadata_type, "postgres")) {

@@ -25,6 +25,7 @@ typedef struct {
     const char *s3_secret;
     const char *pg_password;   /* may be NULL */
     const char *state_dir;     /* local state: file metadata, local data, temp */
+    const char *temp_root;     /* temp files under here (an emptyDir in a pod); NULL = <state_dir>/tmp */
     bool read_only;            /* ATTACH ... (READ_ONLY) */
     bool create;               /* allow creating a new catalog (init); otherwise it must exist */
     const char *memory_limit;  /* DuckDB memory_limit, e.g. "2GB"; NULL = DuckDB default */

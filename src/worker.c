@@ -3,7 +3,8 @@
  * --catalog-spec FILE or $FEATHERMAN_CATALOG_SPEC, credentials from the environment
  * ($FEATHERMAN_S3_ACCESS_KEY_ID, $FEATHERMAN_S3_SECRET_ACCESS_KEY, $FEATHERMAN_PG_PASSWORD, or the
  * same names with _FILE holding a path — Kubernetes secretKeyRef / Secret volumes), local state
- * (temp, file metadata) from --state or $FEATHERMAN_STATE.
+ * (file metadata) from --state or $FEATHERMAN_STATE, temp files under $FEATHERMAN_TEMP_DIR
+ * (an emptyDir in a pod) or <state>/tmp.
  *   serve  one catalog, a fixed number of slots, 409 when they are all busy (the gateway picks
  *          another pod), optionally read-only, --once to serve a single query (Job fallback).
  *          Token: $FEATHERMAN_TOKEN or --token-file (in a cluster only the gateway has it).
@@ -89,7 +90,7 @@ static int open_engine(const worker_opts *o, fm_catalog_spec *cs, bool create, b
                      "(from Secret %s)", cs->store.credentials.name);
     } else {
         fm_engine_config ec = {.catalog = cs, .s3_key_id = key, .s3_secret = secret, .pg_password = pgpw,
-                               .state_dir = o->state, .read_only = read_only, .create = create,
+                               .state_dir = o->state, .temp_root = getenv("FEATHERMAN_TEMP_DIR"), .read_only = read_only, .create = create,
                                .memory_limit = o->memory_limit, .threads = o->threads};
         rc = fm_engine_open(e, &ec, err);
     }

@@ -199,11 +199,11 @@ static int write_dictionary(arrow_state *st, dict_info *d, const struct ArrowArr
     int bad = ns(Message_start_as_root(&B)) || ns(Message_version_add(&B, ns(MetadataVersion_V5))) ||
               ns(Message_header_DictionaryBatch_start(&B)) || ns(DictionaryBatch_id_add(&B, d->id)) ||
               ns(DictionaryBatch_data_start(&B)) || ns(RecordBatch_length_add(&B, length)) ||
-              !ns(RecordBatch_nodes_create(&B, (struct ns(FieldNode) *)st->nodes.data,
+              ns(RecordBatch_nodes_create(&B, (struct ns(FieldNode) *)st->nodes.data,
                                            st->nodes.len / sizeof(struct ns(FieldNode)))) ||
-              !ns(RecordBatch_buffers_create(&B, (struct ns(Buffer) *)st->bufs.data,
+              ns(RecordBatch_buffers_create(&B, (struct ns(Buffer) *)st->bufs.data,
                                              st->bufs.len / sizeof(struct ns(Buffer)))) ||
-              !ns(DictionaryBatch_data_end(&B)) || ns(DictionaryBatch_isDelta_add(&B, 0)) ||
+              ns(DictionaryBatch_data_end(&B)) || ns(DictionaryBatch_isDelta_add(&B, 0)) ||
               ns(Message_header_DictionaryBatch_end(&B)) || ns(Message_bodyLength_add(&B, (int64_t)st->body.len)) ||
               !ns(Message_end_as_root(&B));
     size_t size = bad ? 0 : flatcc_builder_get_buffer_size(&B);

@@ -16,6 +16,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 INC     := -Isrc -I$(DUCKDB_DIR)/include -Ibuild/nanoarrow/include \
            -I$(NANOARROW_DIR)/arrow-nanoarrow/src -I$(NANOARROW_DIR)/flatcc/include
 DEFS    := -DFEATHERMAN_VERSION='"$(VERSION)"' -DFEATHERMAN_EXTENSION_DIR='"$(FEATHERMAN_EXTENSION_DIR)"' \
+           -DFEATHERMAN_DUCKDB_LIBDIR='"$(DUCKDB_DIR)/lib"' \
            -DNANOARROW_NAMESPACE=FeathermanArrow
 LIBS    := -L$(DUCKDB_DIR)/lib -Wl,-rpath,$(DUCKDB_DIR)/lib -lduckdb \
            $(shell pkg-config --libs jansson yaml-0.1 libmicrohttpd libcurl openssl) -lpthread -lm

@@ -435,7 +435,8 @@ static const char *ARROW_RICH =
     " TIMESTAMP '2024-01-02 03:04:05.123456' + INTERVAL (i) SECOND AS ts, TIMESTAMPTZ '2024-01-02 03:04:05+00' AS tstz,"
     " 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::UUID AS u, INTERVAL '1 month 2 days 3 seconds' AS iv,"
     " [i, NULL, i + 1] AS l, {'a': i, 'b': {'c': 'x' || i}} AS st, MAP {'k': i} AS m,"
-    " (['sad', 'ok', 'happy'])[i % 3 + 1]::mood AS en, NULL::INT AS n"
+    " (['sad', 'ok', 'happy'])[i % 3 + 1]::mood AS en, NULL::INT AS n,"
+    " [(['sad', 'ok', 'happy'])[i % 3 + 1]::mood, NULL] AS enl"
     " FROM range(3000) t(i) ORDER BY i";
 
 FM_TEST(arrow_dump) {

@@ -39,7 +39,7 @@ NACFLAGS := -O2 -g -fPIC -w -DNANOARROW_NAMESPACE=FeathermanArrow -I$(CURDIR)/bu
            -I$(NANOARROW_DIR)/arrow-nanoarrow/src -I$(NANOARROW_DIR)/flatcc/include
 NACONFIG := build/nanoarrow/include/nanoarrow/nanoarrow_config.h
 
-.PHONY: all asan unit clean
+.PHONY: all asan unit clean fuzz
 all: build/featherman
 asan: build/asan/featherman build/asan/unit_tests
 unit: build/unit_tests
@@ -83,6 +83,18 @@ build/asan/uobj/%.o: tests/unit/%.c $(NACONFIG)
 	$(CC) $(CSTD) $(WARN) $(SAN) $(INC) -Itests/unit $(DEFS) -MMD -MP -c $< -o $@
 build/asan/unit_tests: $(AUOBJS) $(filter-out build/asan/obj/main.o,$(AOBJS)) build/nanoarrow/libnanoarrow.a
 	$(CC) $(SAN) -o $@ $^ $(LIBS)
+
+# libFuzzer target for the SQL guard's lexer (clang only; skipped where clang is missing).
+# FUZZ_SECONDS bounds the run.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@if command -v clang >/dev/null 2>&1; then \
+	  mkdir -p build/fuzz && \
+	  clang $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined $(INC) $(DEFS) -o build/fuzz/fuzz_sqlguard \
+	    tests/fuzz/fuzz_sqlguard.c src/sqlguard.c src/buf.c src/err.c \
+	    -L$(DUCKDB_DIR)/lib -Wl,-rpath,$(DUCKDB_DIR)/lib -lduckdb && \
+	  build/fuzz/fuzz_sqlguard -max_total_time=$(FUZZ_SECONDS) -max_len=4096; \
+	else echo "fuzz: clang not found, skipped"; fi
 
 clean:
 	rm -rf build/obj build/uobj build/asan build/featherman build/unit_tests build/nanoarrow

@@ -8,6 +8,7 @@ struct fm_run {
     int has_result;
     fm_encoder *enc;
     duckdb_data_chunk pending; /* the first chunk, fetched early to surface errors */
+    int exhausted;             /* DuckDB said no more chunks: fetching again is an error */
     int done;
     unsigned long long rows;
 };
@@ -99,9 +100,12 @@ fm_run *fm_run_start(duckdb_connection con, const fm_sqlguard *guard, const char
     r->enc = fm_encoder_new(f, &r->result, err);
     if (!r->enc) goto fail_noext;
     r->pending = duckdb_fetch_chunk(r->result);
-    if (!r->pending && duckdb_result_error(&r->result)) {
-        result_error(&r->result, err);
-        goto fail_noext;
+    if (!r->pending) {
+        if (duckdb_result_error(&r->result)) {
+            result_error(&r->result, err);
+            goto fail_noext;
+        }
+        r->exhausted = 1;
     }
     if (fm_encoder_begin(r->enc, out, err)) goto fail_noext;
     return r;
@@ -116,9 +120,10 @@ int fm_run_next(fm_run *r, fm_buf *out, fm_err *err) {
     if (r->done) return 0;
     duckdb_data_chunk chunk = r->pending;
     r->pending = NULL;
-    if (!chunk) chunk = duckdb_fetch_chunk(r->result);
+    if (!chunk && !r->exhausted) chunk = duckdb_fetch_chunk(r->result);
     if (!chunk) {
-        if (duckdb_result_error(&r->result)) return result_error(&r->result, err);
+        if (!r->exhausted && duckdb_result_error(&r->result)) return result_error(&r->result, err);
+        r->exhausted = 1;
         r->done = 1;
         return fm_encoder_end(r->enc, out, err) ? -1 : 0;
     }

@@ -12,8 +12,10 @@
  *      or without a schema qualifier) followed by '(' — so macros, subqueries and CTEs cannot
  *      hide a call. The denied set is the functions the scanner extensions register (computed at
  *      start-up by the engine as the difference of duckdb_functions() before and after loading
- *      them) plus a fixed list: query, query_table, getenv, read_blob/read_text outside the lake
- *      are left to allowed_directories.
+ *      them) plus a fixed list: query, query_table, getenv, json_execute_serialized_sql (it runs
+ *      a serialized plan, e.g. one calling sqlite_scan, that the lexer cannot see);
+ *      read_blob/read_text outside the lake are left to allowed_directories. Unterminated
+ *      strings, quoted identifiers, comments and dollar quotes are refused as FM_E_INVALID.
  * Writes are separately refused on read-only engines by DuckDB itself (READ_ONLY attach).
  * Messages name what was refused: "ATTACH is not allowed through the query API",
  * "function sqlite_scan is not allowed through the query API". */

@@ -44,11 +44,33 @@ static long long snapshot_id(fm_engine *e, fm_err *err) {
     return v;
 }
 
+/* one LIST of the data prefix: attaching does not touch the object store, so without this a dead
+ * endpoint or wrong credentials would only show at the first write */
+static int probe_store(fm_engine *e, fm_err *err) {
+    const char *data = fm_engine_data_path(e);
+    if (strncmp(data, "s3://", 5) != 0) return 0;
+    fm_buf sql, glob;
+    fm_buf_init(&sql);
+    fm_buf_init(&glob);
+    fm_buf_printf(&glob, "%s*", data);
+    fm_buf_puts(&sql, "SELECT count(*) FROM glob(");
+    int rc = fm_sql_literal(&sql, glob.data, err);
+    fm_buf_puts(&sql, ")");
+    fm_err qe;
+    fm_err_clear(&qe);
+    if (!rc && fm_exec(fm_engine_admin(e), sql.data, &qe))
+        rc = fm_fail(err, FM_E_UNAVAILABLE, "objectStore: cannot list %s: %s", data, qe.msg);
+    fm_buf_free(&sql);
+    fm_buf_free(&glob);
+    return rc;
+}
+
 int fm_op_init(fm_engine *e, const fm_catalog_spec *c, json_t **report, fm_err *err) {
     duckdb_connection con = fm_engine_admin(e);
     fm_buf sql;
     fm_buf_init(&sql);
     int rc = 0;
+    if (probe_store(e, err)) return -1;
     if (c->data_inlining_row_limit >= 0) {
         fm_buf_puts(&sql, "CALL ");
         fm_sql_ident(&sql, c->name, "catalog name", NULL);

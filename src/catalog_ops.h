@@ -2,8 +2,10 @@
  * in a Kubernetes Job; `featherman local` runs the same functions in-process. Each works on an
  * engine opened for the catalog (engine.h) and reports what it found as JSON (the Job's
  * termination message, the operator's source of status for catalogs it cannot open itself).
- *   init         set the catalog options from the spec (data inlining row limit) and report the
- *                engine version, DuckLake format version, snapshot id, data path and tables.
+ *   init         list the data prefix once (a dead endpoint or refused credentials fail here with
+ *                FM_E_UNAVAILABLE and a message starting "objectStore: "), set the catalog options
+ *                from the spec (data inlining row limit) and report the engine version, DuckLake
+ *                format version, snapshot id, data path and tables.
  *   apply_table  create the table from its spec, or ALTER it to match (ddl.h); a change DuckLake
  *                cannot make is refused (FM_E_REFUSED) and nothing changes. Sets the table's
  *                parquet_compression option. Reports applied columns, snapshot id, rows, files,

@@ -167,6 +167,8 @@ static int attach(fm_engine *e, const fm_engine_config *cfg, fm_err *err) {
     rc |= fm_sql_ident(&sql, c->name, "catalog name", err);
     fm_buf_puts(&sql, " (DATA_PATH ");
     rc |= fm_sql_literal(&sql, e->data_path, err);
+    /* a named secret is only used when the attach names it (META_SECRET reaches the metadata attach) */
+    if (!strcmp(c->metadata_type, "postgres")) fm_buf_puts(&sql, ", META_SECRET 'fm_pg'");
     if (c->pg.schema && !strcmp(c->metadata_type, "postgres")) {
         e->metadata_schema = strdup(c->pg.schema);
         fm_buf_puts(&sql, ", METADATA_SCHEMA ");

@@ -69,3 +69,10 @@ char *fm_read_file(const char *path, size_t max, size_t *len, fm_err *err) {
     if (len) *len = n;
     return buf;
 }
+
+char *fm_dirname(const char *path) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) return strdup(".");
+    if (slash == path) return strdup("/");
+    return strndup(path, (size_t)(slash - path));
+}

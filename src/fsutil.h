@@ -6,6 +6,8 @@
 #include "err.h"
 int fm_mkdirs(const char *path, fm_err *err);          /* mkdir -p path */
 int fm_mkdirs_for_file(const char *file, fm_err *err); /* mkdir -p dirname(file) */
+/* malloc'd directory part of path ("." when none) */
+char *fm_dirname(const char *path);
 /* whole file as a NUL-terminated malloc'd buffer; at most max bytes (else FM_E_INVALID) */
 char *fm_read_file(const char *path, size_t max, size_t *len, fm_err *err);
 #endif

@@ -320,12 +320,13 @@ int fm_role_local(int argc, char **argv) {
     if (sandbox && !getenv("FEATHERMAN_NO_SANDBOX")) {
         const char **rw = calloc(ncats * 3 + 2, sizeof *rw);
         size_t nrw = 0;
-        char **owned = calloc(ncats + 2, sizeof *owned);
+        char **owned = calloc(2 * ncats + 2, sizeof *owned);
         for (size_t i = 0; i < ncats; i++) {
             char *dir = NULL;
             if (asprintf(&dir, "%s/%s", state, cats[i].spec.name) >= 0) rw[nrw++] = owned[i] = dir;
             const char *meta = fm_engine_metadata_location(engines[i]);
-            if (meta[0] == '/') rw[nrw++] = meta;
+            /* the directory, not the file: SQLite and DuckDB create their journal / WAL beside it */
+            if (meta[0] == '/') rw[nrw++] = owned[ncats + i] = fm_dirname(meta);
         }
         rw[nrw++] = state;
         fm_sandbox_rules rules = {.rw = rw, .nrw = nrw};
@@ -337,7 +338,7 @@ int fm_role_local(int argc, char **argv) {
         }
         if (sandboxed) fm_info("process confined with Landlock (ABI %d)", abi);
         else fm_warn("this kernel has no Landlock: the process is not confined beyond DuckDB's own settings");
-        for (size_t i = 0; i < ncats; i++) free(owned[i]);
+        for (size_t i = 0; i < 2 * ncats; i++) free(owned[i]);
         free(owned);
         free(rw);
     }

@@ -107,14 +107,18 @@ static int confine(fm_engine *e, const worker_opts *o, const char *extra, int *s
     size_t nrw = 0;
     rw[nrw++] = o->state;
     const char *meta = fm_engine_metadata_location(e);
-    if (meta[0] == '/') rw[nrw++] = meta;
+    /* the directory, not the file: SQLite and DuckDB create their journal / WAL beside it */
+    char *meta_dir = meta[0] == '/' ? fm_dirname(meta) : NULL;
+    if (meta_dir) rw[nrw++] = meta_dir;
     const char *data = fm_engine_data_path(e);
     if (data[0] == '/') rw[nrw++] = data;
     if (extra && extra[0] == '/') rw[nrw++] = extra;
     fm_sandbox_rules rules = {.rw = rw, .nrw = nrw};
     fm_sandbox_default_ro(&rules.ro, &rules.nro);
     int abi = 0;
-    if (fm_sandbox_apply(&rules, sandboxed, &abi, err)) return -1;
+    int rc = fm_sandbox_apply(&rules, sandboxed, &abi, err);
+    free(meta_dir);
+    if (rc) return -1;
     if (!*sandboxed) fm_warn("this kernel has no Landlock: the process is not confined beyond DuckDB's own settings");
     return 0;
 }

@@ -50,7 +50,7 @@ kind: DuckLakeCatalog
 metadata: {name: lake}
 spec:
   metadata: {type: sqlite}
-  objectStore: {endpoint: '127.0.0.1:9', bucket: b, useSSL: false, credentialsSecret: {name: s3-creds}}
+  objectStore: {endpoint: '127.0.0.1:9', bucket: bkt, useSSL: false, credentialsSecret: {name: s3-creds}}
 """)
     assert code != 0 and "s3-creds" in out, out
 
@@ -69,7 +69,7 @@ metadata: {{name: lake}}
 spec:
   metadata: {{type: sqlite}}
   dataInliningRowLimit: 0
-  objectStore: {{endpoint: '127.0.0.1:{port}', bucket: b, useSSL: false, credentialsSecret: {{name: s3-creds}}}}
+  objectStore: {{endpoint: '127.0.0.1:{port}', bucket: bkt, useSSL: false, credentialsSecret: {{name: s3-creds}}}}
 ---
 apiVersion: ducklake.featherman.dev/v1alpha1
 kind: DuckLakeTable

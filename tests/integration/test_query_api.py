@@ -34,7 +34,7 @@ spec:
     - {name: id, type: BIGINT, nullable: false}
     - {name: name, type: VARCHAR}
     - {name: amount, type: "DECIMAL(10,2)"}
-    - {name: at, type: TIMESTAMP}
+    - {name: "at", type: TIMESTAMP}
 """
 
 
@@ -62,7 +62,7 @@ def test_csv_is_rfc4180_with_header(srv):
 
 
 def test_ndjson_rows(srv):
-    rows = srv.rows("SELECT id, name, amount, at FROM events ORDER BY id")
+    rows = srv.rows('SELECT id, name, amount, "at" FROM events ORDER BY id')
     assert rows[0] == {"id": 1, "name": "a", "amount": 1.50, "at": "2024-01-02 03:04:05"}
     assert rows[1]["name"] == 'b,"c"' and rows[1]["amount"] is None
     assert rows[2]["at"] == "1999-12-31 23:59:59.123456"
@@ -116,8 +116,8 @@ def test_zero_rows_still_have_header_and_schema(srv):
 
 
 @pytest.mark.parametrize("case", [
-    ("no token", dict(headers={}), 401, "unauthorized"),
-    ("wrong token", dict(token="nope"), 401, "unauthorized"),
+    ("no token", dict(headers={}), 401, "bearer token is required"),
+    ("wrong token", dict(token="nope"), 401, "bearer token is required"),
     ("malformed JSON", dict(data="{\"sql\": "), 400, "not valid JSON"),
     ("missing sql", dict(json={"catalog": "lake"}), 400, "\\\"sql\\\" is required"),
     ("unknown catalog", dict(json={"sql": "SELECT 1", "catalog": "nope"}), 404, "unknown catalog"),

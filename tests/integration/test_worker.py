@@ -79,8 +79,9 @@ def test_jobs_init_ddl_materialize(minio, lake):
 
     srv = serve(cat, state)
     try:
-        assert srv.query("INSERT INTO orders SELECT range, CASE WHEN range < 5 THEN 'nl' ELSE 'de' END, 1 "
-                         "FROM range(10)").status_code == 200
+        r = srv.query("INSERT INTO orders SELECT range, CASE WHEN range < 5 THEN 'nl' ELSE 'de' END, 1 "
+                      "FROM range(10)")
+        assert r.status_code == 200, r.text
     finally:
         srv.stop()
     mat = {"enabled": True, "sql": "SELECT country, count(*) AS cnt FROM orders GROUP BY country ORDER BY country",
@@ -116,12 +117,17 @@ def test_serve_answers_409_when_its_slot_is_busy_and_read_only_refuses_writes(mi
         assert r.status_code == 403 and "read" in r.json()["error"]["message"].lower(), r.text
         assert srv.rows("SELECT count(*) AS n FROM orders") == [{"n": 0}]
         out = {}
-        th = threading.Thread(target=lambda: out.setdefault("r", srv.query("SELECT count(*) FROM range(400000000)")))
+        th = threading.Thread(target=lambda: out.setdefault(
+            "r", srv.query("SELECT max(hash(range)) FROM range(3000000000)")))
         th.start()
-        time.sleep(0.3)
-        busy = srv.query("SELECT 1")
+        busy = None
+        while th.is_alive():  # the long query holds the only slot: another one is turned away
+            busy = srv.query("SELECT 1")
+            if busy.status_code != 200:
+                break
+            time.sleep(0.02)
         th.join()
-        assert busy.status_code == 409, busy.text
+        assert busy is not None and busy.status_code == 409, busy.text
         assert out["r"].status_code == 200
         st = srv.query  # noqa
         import requests

@@ -45,7 +45,7 @@ FM_TEST(scale_up_rate_and_interval) {
     fm_scale_history h;
     memset(&h, 0, sizeof h);
     fm_pod_state pods[2] = {pod("a", 1, 0), pod("b", 1, 0)};
-    fm_pod_action act[4];
+    fm_pod_action act[6];
     /* 2 busy + 5 queued on 1-slot pods at 0.8 → 9, capped at 6; +2 per interval */
     fm_scale_decision d = fm_scale_decide(&p, pods, 2, 5, 1000000, &h, act);
     CHECK(d.create == 2 && d.desired == 4);

@@ -18,7 +18,7 @@ done
 TOKEN=${FEATHERMAN_TOKEN:-$(cat "$STATE/token")}
 # idempotent: inserts the sample rows only into an empty table
 curl -sf http://127.0.0.1:8080/query -H "Authorization: Bearer $TOKEN" \
-     --data-binary @examples/local/sample-data.json >/dev/null \
+     --data-binary @examples/sample-data.json >/dev/null \
     && echo "featherman local: sample data loaded; try:" \
     && echo "  curl -s localhost:8080/query -H \"Authorization: Bearer \$(cat $STATE/token)\" -d '{\"sql\":\"SELECT * FROM users ORDER BY id\"}'"
 wait $pid

@@ -44,7 +44,6 @@ char *kube_b64decode(const char *s, size_t *len) {
     }
     if (bits >= 6 || pad > 2) goto bad;
     if (len) *len = b.len;
-    if (!b.data) fm_buf_putc(&b, 0), b.len = 0; /* an empty value is still a string */
     return fm_buf_steal(&b);
 bad:
     fm_buf_free(&b);

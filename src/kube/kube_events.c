@@ -54,13 +54,43 @@ static void rfc3339(double t, char out[32]) {
 
 static const char *str_or_empty(const char *s) { return s ? s : ""; }
 
-/* cut at max bytes without splitting a UTF-8 sequence */
+/* length of the valid UTF-8 sequence at p (at most n bytes), 0 when invalid */
+static size_t utf8_seq(const unsigned char *p, size_t n) {
+    size_t len;
+    if (p[0] < 0x80) return 1;
+    if (p[0] >= 0xC2 && p[0] <= 0xDF) len = 2;
+    else if (p[0] >= 0xE0 && p[0] <= 0xEF) len = 3;
+    else if (p[0] >= 0xF0 && p[0] <= 0xF4) len = 4;
+    else return 0;
+    if (len > n) return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((p[i] & 0xC0) != 0x80) return 0;
+    if (len == 3 && p[0] == 0xE0 && p[1] < 0xA0) return 0; /* overlong */
+    if (len == 3 && p[0] == 0xED && p[1] >= 0xA0) return 0; /* surrogate */
+    if (len == 4 && p[0] == 0xF0 && p[1] < 0x90) return 0;
+    if (len == 4 && p[0] == 0xF4 && p[1] >= 0x90) return 0;
+    return len;
+}
+
+/* Messages often quote other systems' errors: invalid UTF-8 becomes '?' (JSON needs valid
+ * text), and the cut at max bytes never splits a character. */
 static char *truncate_utf8(const char *s, size_t max) {
-    size_t n = strlen(s);
-    if (n <= max) return strdup(s);
-    n = max;
-    while (n && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
-    return strndup(s, n);
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s), i = 0;
+    fm_buf b;
+    fm_buf_init(&b);
+    while (i < n) {
+        size_t l = utf8_seq(p + i, n - i);
+        if (b.len + (l ? l : 1) > max) break;
+        if (l) {
+            fm_buf_append(&b, p + i, l);
+            i += l;
+        } else {
+            fm_buf_putc(&b, '?');
+            i++;
+        }
+    }
+    return fm_buf_steal(&b);
 }
 
 char *kube_event_key(const json_t *involved, const char *type, const char *reason, const char *message) {
@@ -92,9 +122,10 @@ json_t *kube_event_object(const json_t *involved, const char *type, const char *
                                {"resourceVersion", md(involved, "resourceVersion")}};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         if (fields[i][1]) json_object_set_new(io, fields[i][0], json_string(fields[i][1]));
+    char *rsn = truncate_utf8(reason, 128);
     json_t *ev = json_pack("{s:s,s:s,s:{s:s,s:s},s:o,s:s,s:s,s:s,s:i,s:s,s:s,s:{s:s},s:s}", "apiVersion", "v1", "kind",
                            "Event", "metadata", "name", evname, "namespace", ns && *ns ? ns : "default",
-                           "involvedObject", io, "reason", reason, "message", msg, "type", type, "count", 1,
+                           "involvedObject", io, "reason", rsn, "message", msg, "type", type, "count", 1,
                            "firstTimestamp", ts, "lastTimestamp", ts, "source", "component", component,
                            "reportingComponent", component);
     if (host) {
@@ -102,6 +133,7 @@ json_t *kube_event_object(const json_t *involved, const char *type, const char *
         json_object_set_new(ev, "reportingInstance", json_string(host));
     }
     free(msg);
+    free(rsn);
     return ev;
 }
 

@@ -279,8 +279,22 @@ int kube_config_in_cluster(kube_config *cfg, fm_err *err) {
     const char *port = getenv("KUBERNETES_SERVICE_PORT");
     if (!host || !*host || !port || !*port)
         return fm_fail(err, FM_E_INVALID, "not in a cluster: KUBERNETES_SERVICE_HOST/PORT are unset");
+    /* FEATHERMAN_SA_DIR names the directory outright; FEATHERMAN_ROOT (the test pod runner's
+     * remapped container root) prefixes the standard path */
     const char *dir = getenv("FEATHERMAN_SA_DIR");
-    if (!dir || !*dir) dir = SA_DIR_DEFAULT;
+    char *rooted = NULL;
+    if (!dir || !*dir) {
+        const char *root = getenv("FEATHERMAN_ROOT");
+        if (root && *root) {
+            fm_buf rb;
+            fm_buf_init(&rb);
+            fm_buf_printf(&rb, "%s%s", root, SA_DIR_DEFAULT);
+            rooted = fm_buf_steal(&rb);
+            dir = rooted;
+        } else {
+            dir = SA_DIR_DEFAULT;
+        }
+    }
     fm_buf b;
     fm_buf_init(&b);
     /* an IPv6 service address needs brackets in a URL */
@@ -311,8 +325,10 @@ int kube_config_in_cluster(kube_config *cfg, fm_err *err) {
         free(cfg->namespace_);
         cfg->namespace_ = strdup("default");
     }
+    free(rooted);
     return 0;
 fail:
+    free(rooted);
     kube_config_free(cfg);
     return -1;
 }

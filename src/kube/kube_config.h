@@ -45,7 +45,8 @@ int kube_config_parse_kubeconfig(const char *text, size_t len, const char *dir, 
 
 /* In-cluster: https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT and the service
  * account's token, ca.crt and namespace under /var/run/secrets/kubernetes.io/serviceaccount,
- * or under $FEATHERMAN_SA_DIR (tests run "pods" as local processes). */
+ * or under $FEATHERMAN_SA_DIR, or under $FEATHERMAN_ROOT + that path (tests run "pods" as local
+ * processes whose container paths are remapped under FEATHERMAN_ROOT). */
 int kube_config_in_cluster(kube_config *cfg, fm_err *err);
 
 /* The token file's current content (trimmed), malloc'd; the client caches it for

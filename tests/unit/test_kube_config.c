@@ -209,6 +209,12 @@ FM_TEST(kube_config_in_cluster) {
     snprintf(p, sizeof p, "%s/token", dir);
     unlink(p);
     CHECK(kube_config_in_cluster(&c, &e) == -1 && strstr(e.msg, "token") != NULL);
+    /* FEATHERMAN_ROOT remaps the standard directory */
+    unsetenv("FEATHERMAN_SA_DIR");
+    setenv("FEATHERMAN_ROOT", "/nonexistent-root", 1);
+    CHECK(kube_config_in_cluster(&c, &e) == -1);
+    CHECK(strstr(e.msg, "/nonexistent-root/var/run/secrets/kubernetes.io/serviceaccount/token") != NULL);
+    unsetenv("FEATHERMAN_ROOT");
     unsetenv("KUBERNETES_SERVICE_HOST");
     CHECK(kube_config_in_cluster(&c, &e) == -1 && strstr(e.msg, "KUBERNETES_SERVICE_HOST"));
     unsetenv("KUBERNETES_SERVICE_PORT");

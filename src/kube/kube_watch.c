@@ -162,6 +162,12 @@ static int stopping(kube_watch *w) {
     return s;
 }
 
+static double mono_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static int should_stop_cb(void *ud) { return stopping(ud); }
 
 /* sleeps up to ms; returns 1 when asked to stop */
@@ -267,6 +273,7 @@ static void *watch_main(void *arg) {
         kube_status hs;
         long before = w->st.events + w->st.bookmarks;
         bump(w, &w->stats.watches, 1);
+        double started = mono_s();
         int rc = kube_stream(w->c, url, timeout_s, on_chunk, w, should_stop_cb, w, &hs, &err);
         free(url);
         if (stopping(w)) break;
@@ -289,7 +296,13 @@ static void *watch_main(void *arg) {
             if (nap(w, ms)) break;
             continue;
         }
-        /* the server closed the watch at timeoutSeconds: resume from the last version at once */
+        /* the server closed the watch at timeoutSeconds: resume from the last version at once —
+         * unless it closes at once with nothing said, which would make this loop spin */
+        if (!progressed && mono_s() - started < 1.0) {
+            long ms = kube_backoff_ms(w->o.backoff_initial_ms, w->o.backoff_max_ms, attempt++, rnd(w));
+            if (nap(w, ms)) break;
+            continue;
+        }
         attempt = 0;
     }
     return NULL;

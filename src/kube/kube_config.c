@@ -312,6 +312,11 @@ int kube_config_in_cluster(kube_config *cfg, fm_err *err) {
     free(t);
     cfg->ca_pem = read_cred(dir, "ca.crt", "in-cluster", &cfg->ca_len, err);
     if (!cfg->ca_pem) goto fail;
+    if (cfg->ca_len == 0) {
+        /* curl would only say "problem with the SSL CA cert" */
+        fm_fail(err, FM_E_INVALID, "in-cluster: %s/ca.crt is empty", dir);
+        goto fail;
+    }
     char *nsfile = resolve(dir, "namespace");
     size_t nl = 0;
     fm_err e;

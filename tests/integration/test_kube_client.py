@@ -68,8 +68,14 @@ def test_in_cluster_config(kube_cluster):
     kube_cluster.kubectl("create", "rolebinding", "fm-kube-test-edit", "--clusterrole=edit",
                          f"--serviceaccount={namespace}:fm-kube-test", "-n", namespace)
     token = kube_cluster.kubectl("create", "token", "fm-kube-test", "-n", namespace).strip()
-    ca = base64.b64decode(kube_cluster.kubectl(
-        "config", "view", "--raw", "--minify", "-o", "jsonpath={.clusters[0].cluster.certificate-authority-data}"))
+    ca_data = kube_cluster.kubectl("config", "view", "--raw", "--minify", "-o",
+                                   "jsonpath={.clusters[0].cluster.certificate-authority-data}").strip()
+    if ca_data:
+        ca = base64.b64decode(ca_data)
+    else:
+        with open(kube_cluster.kubectl("config", "view", "--raw", "--minify", "-o",
+                                       "jsonpath={.clusters[0].cluster.certificate-authority}").strip(), "rb") as f:
+            ca = f.read()
     with tempfile.TemporaryDirectory() as sa:
         for name, data in (("token", token.encode()), ("ca.crt", ca), ("namespace", namespace.encode())):
             with open(os.path.join(sa, name), "wb") as f:

@@ -204,6 +204,8 @@ FM_TEST(kube_config_in_cluster) {
     CHECK(c.ca_len == 5 && !memcmp(c.ca_pem, "SA CA", 5));
     CHECK(c.token_file && strstr(c.token_file, "/token"));
     kube_config_free(&c);
+    write_file(dir, "ca.crt", "");
+    CHECK(kube_config_in_cluster(&c, &e) == -1 && strstr(e.msg, "ca.crt is empty"));
     setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1", 1);
     char p[600];
     snprintf(p, sizeof p, "%s/token", dir);

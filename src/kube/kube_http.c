@@ -423,8 +423,11 @@ static int call(kube_client *c, const char *method, const char *path_query, cons
 }
 
 static void what_of(char *w, size_t n, const char *verb, const kube_resource *r, const char *ns, const char *name) {
-    snprintf(w, n, "%s %s %s%s%s", verb, r->resource, ns && r->namespaced ? ns : "", ns && r->namespaced ? "/" : "",
-             name ? name : "");
+    int nsd = ns && *ns && r->namespaced;
+    if (name && *name)
+        snprintf(w, n, "%s %s %s%s%s", verb, r->resource, nsd ? ns : "", nsd ? "/" : "", name);
+    else
+        snprintf(w, n, "%s %s%s%s", verb, r->resource, nsd ? " in " : "", nsd ? ns : "");
 }
 
 static const char *meta_str(const json_t *obj, const char *field) {

@@ -1,0 +1,311 @@
+"""The test cluster itself (tests/cluster): the real kube-apiserver and kube-controller-manager
+with the test-only pod runner. Image "busybox-test" (host executables) is allowed only here,
+through FEATHERMAN_PODRUNNER_ALLOW_HOST_IMAGES=1 that the fixture sets."""
+import base64
+import json
+import os
+import re
+import time
+
+import pytest
+import requests
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+import sys  # noqa: E402
+
+sys.path.insert(0, os.path.join(HERE, "..", "cluster"))
+from fixture import kube_cluster  # noqa: E402,F401
+
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+
+
+def pinned(module, gomod):
+    with open(os.path.join(ROOT, "tests", "cluster", "build", gomod, "go.mod")) as f:
+        m = re.search(rf"^\s*(?:require\s+)?{re.escape(module)} (v\S+)", f.read(), re.M)
+    return m.group(1)
+
+
+def shell_pod(name, script, **extra):
+    spec = {"restartPolicy": "Never", "terminationGracePeriodSeconds": 10,
+            "containers": [{"name": "main", "image": "busybox-test", "command": ["/bin/sh", "-c", script]}]}
+    for k, v in extra.items():
+        if k in ("env", "volumeMounts", "readinessProbe", "ports", "terminationMessagePolicy", "terminationMessagePath"):
+            spec["containers"][0][k] = v
+        else:
+            spec[k] = v
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": name}}, "spec": spec}
+
+
+def phase(kc, ns, name):
+    return kc.core.read_namespaced_pod(name, ns).status.phase
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def gone(kc, ns, name):
+    try:
+        kc.core.read_namespaced_pod(name, ns)
+        return False
+    except kc.kubernetes.client.ApiException as e:
+        return e.status == 404
+
+
+def test_versions_are_the_pinned_ones(kube_cluster):
+    k8s = pinned("k8s.io/kubernetes", "k8s")
+    v = json.loads(kube_cluster.kubectl("version", "-o", "json"))
+    assert v["clientVersion"]["gitVersion"] == k8s
+    assert v["serverVersion"]["gitVersion"] == k8s
+    assert v["serverVersion"]["minor"] == k8s.split(".")[1]
+    etcd = pinned("go.etcd.io/etcd/server/v3", "etcd")
+    r = requests.get(kube_cluster.info["etcd"] + "/version", timeout=5).json()
+    assert "v" + r["etcdserver"] == etcd
+    node = kube_cluster.core.read_node(kube_cluster.node)
+    assert node.status.node_info.kubelet_version == k8s
+
+
+def test_node_lease_is_renewed(kube_cluster):
+    coord = kube_cluster.kubernetes.client.CoordinationV1Api(kube_cluster.client)
+    first = coord.read_namespaced_lease(kube_cluster.node, "kube-node-lease").spec.renew_time
+    kube_cluster.wait(lambda: coord.read_namespaced_lease(kube_cluster.node, "kube-node-lease").spec.renew_time > first,
+                      25, "a lease renewal")
+
+
+def test_job_running_featherman_completes(kube_cluster):
+    kc = kube_cluster
+    ns = kc.namespace("job")
+    kc.batch.create_namespaced_job(ns, {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "version"},
+                                        "spec": {"backoffLimit": 0, "template": {"spec": {
+                                            "restartPolicy": "Never",
+                                            "containers": [{"name": "fm", "image": "ghcr.io/example/featherman:dev",
+                                                            "args": ["--version"]}]}}}})
+    assert kc.wait(lambda: kc.job_condition(ns, "version"), 90, "the Job to finish") == "Complete"
+    pods = kc.pods_of_job(ns, "version")
+    assert len(pods) == 1
+    pod = pods[0]
+    assert pod.status.phase == "Succeeded"
+    term = pod.status.container_statuses[0].state.terminated
+    assert term.exit_code == 0 and term.reason == "Completed"
+    assert "featherman" in kc.pod_log(ns, pod.metadata.name, "fm")
+    pid = kc.pod_pid(ns, pod.metadata.name, "fm")
+    assert pid and not pid_alive(pid)
+
+
+def test_job_with_unknown_image_fails_clearly(kube_cluster):
+    kc = kube_cluster
+    ns = kc.namespace("badimg")
+    kc.batch.create_namespaced_job(ns, {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "nginx"},
+                                        "spec": {"backoffLimit": 0, "template": {"spec": {
+                                            "restartPolicy": "Never",
+                                            "containers": [{"name": "web", "image": "nginx:1.27"}]}}}})
+    assert kc.wait(lambda: kc.job_condition(ns, "nginx"), 90, "the Job to fail") == "Failed"
+    pod = kc.pods_of_job(ns, "nginx")[0]
+    assert pod.status.phase == "Failed"
+    assert pod.status.reason == "ErrImagePull"
+    waiting = pod.status.container_statuses[0].state.waiting
+    assert waiting.reason == "ErrImagePull"
+    assert "nginx:1.27" in waiting.message and "featherman" in waiting.message
+
+
+def test_env_secret_configmap_and_service_account(kube_cluster):
+    kc = kube_cluster
+    ns = kc.namespace("env")
+    kc.core.create_namespaced_secret(ns, {"metadata": {"name": "creds"},
+                                          "data": {"password": base64.b64encode(b"s3cr3t-value").decode()}})
+    kc.core.create_namespaced_config_map(ns, {"metadata": {"name": "conf"},
+                                              "data": {"mode": "fast", "config.yaml": "catalog: lake\n"}})
+    script = ('echo "PW=$PASSWORD MODE=$MODE NAME=$MY_NAME NS=$MY_NS IP=$MY_IP OPT=[$OPT] EXP=$EXPANDED";'
+              'echo "CFG=$(cat $FEATHERMAN_ROOT/etc/fm/config.yaml)";'
+              'echo "ONLY=$(ls $FEATHERMAN_ROOT/etc/one)";'
+              'SA=$FEATHERMAN_ROOT/var/run/secrets/kubernetes.io/serviceaccount;'
+              'echo "SANS=$(cat $SA/namespace) CA=$(head -c 27 $SA/ca.crt) TOKLEN=$(wc -c < $SA/token)";'
+              'echo "API=$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT"')
+    pod = shell_pod("env", script, env=[
+        {"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "password"}}},
+        {"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "conf", "key": "mode"}}},
+        {"name": "OPT", "valueFrom": {"configMapKeyRef": {"name": "nope", "key": "x", "optional": True}}},
+        {"name": "MY_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "MY_NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+        {"name": "MY_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+        {"name": "EXPANDED", "value": "mode-$(MODE)"}],
+        volumeMounts=[{"name": "cfg", "mountPath": "/etc/fm"}, {"name": "one", "mountPath": "/etc/one"}],
+        volumes=[{"name": "cfg", "configMap": {"name": "conf"}},
+                 {"name": "one", "secret": {"secretName": "creds", "items": [{"key": "password", "path": "pw.txt"}]}}])
+    kc.core.create_namespaced_pod(ns, pod)
+    kc.wait(lambda: phase(kc, ns, "env") == "Succeeded", 60, "the pod to succeed")
+    p = kc.core.read_namespaced_pod("env", ns)
+    out = kc.pod_log(ns, "env", "main")
+    assert re.match(r"127\.0\.0\.\d+$", p.status.pod_ip)
+    assert f"PW=s3cr3t-value MODE=fast NAME=env NS={ns} IP={p.status.pod_ip} OPT=[] EXP=mode-fast" in out
+    assert "CFG=catalog: lake" in out
+    assert "ONLY=pw.txt" in out
+    assert f"SANS={ns} CA=-----BEGIN CERTIFICATE----- TOKLEN=" in out
+    assert f"API=127.0.0.1:{kc.api_port}" in out
+    # the projected token is a real, bound service-account token
+    tok = open(os.path.join(kc.pod_root(ns, "env"), "var/run/secrets/kubernetes.io/serviceaccount/token")).read()
+    r = requests.post(kc.server + "/apis/authentication.k8s.io/v1/selfsubjectreviews", verify=kc.info["ca"],
+                      headers={"Authorization": f"Bearer {tok}"},
+                      json={"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}, timeout=10)
+    assert r.status_code == 201, r.text
+    assert r.json()["status"]["userInfo"]["username"] == f"system:serviceaccount:{ns}:default"
+
+
+def test_missing_secret_waits_with_reason(kube_cluster):
+    kc = kube_cluster
+    ns = kc.namespace("nosec")
+    kc.core.create_namespaced_pod(ns, shell_pod("p", "echo $X", env=[
+        {"name": "X", "valueFrom": {"secretKeyRef": {"name": "later", "key": "k"}}}]))
+
+    def waiting_reason():
+        cs = kc.core.read_namespaced_pod("p", ns).status.container_statuses
+        return cs and cs[0].state.waiting and cs[0].state.waiting.reason
+    assert kc.wait(waiting_reason, 30, "a waiting reason") == "CreateContainerConfigError"
+    kc.core.create_namespaced_secret(ns, {"metadata": {"name": "later"},
+                                          "data": {"k": base64.b64encode(b"now-here").decode()}})
+    kc.wait(lambda: phase(kc, ns, "p") == "Succeeded", 30, "the pod to run once the secret exists")
+    assert "now-here" in kc.pod_log(ns, "p", "main")
+
+
+def test_termination_message(kube_cluster):
+    kc = kube_cluster
+    ns = kc.namespace("term")
+    kc.core.create_namespaced_pod(ns, shell_pod(
+        "file", 'echo \'{"rows": 3}\' > $FEATHERMAN_ROOT/dev/termination-log; exit 3'))
+    kc.core.create_namespaced_pod(ns, shell_pod(
+        "fallback", "echo first; echo 'the last words' >&2; exit 4", terminationMessagePolicy="FallbackToLogsOnError"))
+    for name in ("file", "fallback"):
+        kc.wait(lambda: phase(kc, ns, name) == "Failed", 30, f"pod {name} to fail")
+    t = kc.core.read_namespaced_pod("file", ns).status.container_statuses[0].state.terminated
+    assert (t.exit_code, t.reason, t.message.strip()) == (3, "Error", '{"rows": 3}')
+    t = kc.core.read_namespaced_pod("fallback", ns).status.container_statuses[0].state.terminated
+    assert t.exit_code == 4 and "the last words" in t.message
+
+
+def test_restart_on_failure(kube_cluster):
+    kc = kube_cluster
+    ns = kc.namespace("restart")
+    # fails twice, then succeeds: the counter lives on an emptyDir, which survives restarts
+    script = ('f=$FEATHERMAN_ROOT/data/n; n=$(cat $f 2>/dev/null || echo 0); n=$((n+1)); echo $n > $f; '
+              '[ $n -ge 3 ]')
+    kc.core.create_namespaced_pod(ns, shell_pod("p", script, restartPolicy="OnFailure",
+                                                volumeMounts=[{"name": "d", "mountPath": "/data"}],
+                                                volumes=[{"name": "d", "emptyDir": {}}]))
+    kc.wait(lambda: phase(kc, ns, "p") == "Succeeded", 60, "the pod to succeed after restarts")
+    cs = kc.core.read_namespaced_pod("p", ns).status.container_statuses[0]
+    assert cs.restart_count == 2
+    assert cs.last_state.terminated.exit_code == 1
+
+
+def test_deleting_a_job_collects_its_pods(kube_cluster):
+    kc = kube_cluster
+    ns = kc.namespace("gc")
+    kc.batch.create_namespaced_job(ns, {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "sleepers"},
+                                        "spec": {"parallelism": 2, "completions": 2, "template": {"spec": {
+                                            "restartPolicy": "Never", "terminationGracePeriodSeconds": 5,
+                                            "containers": [{"name": "s", "image": "busybox-test",
+                                                            "command": ["sleep", "300"]}]}}}})
+    kc.wait(lambda: len([p for p in kc.pods_of_job(ns, "sleepers") if p.status.phase == "Running"]) == 2, 60,
+            "two running pods")
+    pods = kc.pods_of_job(ns, "sleepers")
+    pids = [kc.pod_pid(ns, p.metadata.name, "s") for p in pods]
+    assert all(pid and pid_alive(pid) for pid in pids)
+    assert pods[0].metadata.owner_references[0].kind == "Job"
+    kc.batch.delete_namespaced_job("sleepers", ns, propagation_policy="Background")
+    kc.wait(lambda: not kc.pods_of_job(ns, "sleepers"), 60, "the garbage collector to delete the pods")
+    assert not any(pid_alive(pid) for pid in pids)
+
+
+def test_pvc_binds_to_a_precreated_pv(kube_cluster):
+    kc = kube_cluster
+    ns = kc.namespace("pvc")
+    kc.core.create_namespaced_persistent_volume_claim(ns, {"metadata": {"name": "data"}, "spec": {
+        "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})
+    kc.core.create_namespaced_persistent_volume_claim(ns, {"metadata": {"name": "std"}, "spec": {
+        "storageClassName": "standard", "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "2Gi"}}}})
+    for claim in ("data", "std"):
+        kc.wait(lambda: kc.core.read_namespaced_persistent_volume_claim(claim, ns).status.phase == "Bound", 60,
+                f"PVC {claim} to bind")
+    pvc = kc.core.read_namespaced_persistent_volume_claim("data", ns)
+    assert pvc.spec.storage_class_name == "standard"
+    pv = kc.core.read_persistent_volume(pvc.spec.volume_name)
+    kc.core.create_namespaced_pod(ns, shell_pod("writer", "echo hello > $FEATHERMAN_ROOT/var/lib/lake/f.txt",
+                                                volumeMounts=[{"name": "d", "mountPath": "/var/lib/lake"}],
+                                                volumes=[{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]))
+    kc.wait(lambda: phase(kc, ns, "writer") == "Succeeded", 60, "the writer pod")
+    with open(os.path.join(pv.spec.host_path.path, "f.txt")) as f:
+        assert f.read() == "hello\n"
+
+
+def test_readiness_probe_and_endpoint_slice(kube_cluster):
+    kc = kube_cluster
+    ns = kc.namespace("ready")
+    # ready only once the marker file exists: first not ready, then ready
+    script = ('cd $FEATHERMAN_ROOT && mkdir -p www && cd www && '
+              '(sleep 2; echo ok > ready) & exec python3 -m http.server 8080 --bind $POD_IP')
+    pod = shell_pod("web", script, restartPolicy="Always", ports=[{"name": "http", "containerPort": 8080}],
+                    readinessProbe={"httpGet": {"path": "/ready", "port": "http"}, "periodSeconds": 1})
+    kc.core.create_namespaced_pod(ns, pod)
+    kc.core.create_namespaced_service(ns, {"metadata": {"name": "web"}, "spec": {
+        "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": "http"}]}})
+    kc.wait(lambda: phase(kc, ns, "web") == "Running", 30, "the pod to run")
+
+    def ready():
+        p = kc.core.read_namespaced_pod("web", ns)
+        return any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or []) and p
+    p = kc.wait(ready, 30, "the pod to become Ready")
+    assert p.status.container_statuses[0].ready
+    ip = p.status.pod_ip
+    assert requests.get(f"http://{ip}:8080/ready", timeout=5).text == "ok\n"
+
+    def slice_ips():
+        sl = kc.discovery.list_namespaced_endpoint_slice(ns, label_selector="kubernetes.io/service-name=web").items
+        return [a for s in sl for e in (s.endpoints or []) for a in e.addresses if e.conditions.ready]
+    assert kc.wait(slice_ips, 30, "an EndpointSlice with the pod's address") == [ip]
+
+
+def test_delete_sends_sigterm_then_removes_the_pod(kube_cluster):
+    kc = kube_cluster
+    ns = kc.namespace("sigterm")
+    script = ('trap "echo got-sigterm > $FEATHERMAN_ROOT/term; exit 0" TERM; echo started; '
+              'while true; do sleep 0.1; done')
+    kc.core.create_namespaced_pod(ns, shell_pod("p", script, restartPolicy="Always"))
+    kc.wait(lambda: phase(kc, ns, "p") == "Running", 30, "the pod to run")
+    kc.wait(lambda: "started" in kc.pod_log(ns, "p", "main"), 10, "the shell to start")
+    t0 = time.time()
+    kc.core.delete_namespaced_pod("p", ns)
+    kc.wait(lambda: gone(kc, ns, "p"), 30, "the pod to be removed")
+    assert time.time() - t0 < 9, "the process should have stopped on SIGTERM, well before the grace period"
+    with open(os.path.join(kc.pod_root(ns, "p"), "term")) as f:
+        assert f.read() == "got-sigterm\n"
+
+
+def test_grace_period_ends_in_sigkill(kube_cluster):
+    kc = kube_cluster
+    ns = kc.namespace("sigkill")
+    pod = shell_pod("p", 'trap "" TERM; echo started; while true; do sleep 0.1; done', restartPolicy="Always",
+                    terminationGracePeriodSeconds=2)
+    kc.core.create_namespaced_pod(ns, pod)
+    kc.wait(lambda: "started" in kc.pod_log(ns, "p", "main"), 30, "the shell to start")
+    pid = kc.pod_pid(ns, "p", "main")
+    t0 = time.time()
+    kc.core.delete_namespaced_pod("p", ns)
+    kc.wait(lambda: gone(kc, ns, "p"), 30, "the pod to be removed")
+    assert 1.5 < time.time() - t0 < 15
+    assert not pid_alive(pid)
+
+
+@pytest.mark.parametrize("command", [["/bin/sh", "-c", "true"]])
+def test_featherman_image_runs_only_featherman(kube_cluster, command):
+    kc = kube_cluster
+    ns = kc.namespace("fmimg")
+    kc.core.create_namespaced_pod(ns, {"metadata": {"name": "p"}, "spec": {"restartPolicy": "Never", "containers": [
+        {"name": "c", "image": "featherman:test", "command": command}]}})
+    kc.wait(lambda: phase(kc, ns, "p") == "Failed", 30, "the pod to fail")
+    w = kc.core.read_namespaced_pod("p", ns).status.container_statuses[0].state.waiting
+    assert w.reason == "RunContainerError" and "/bin/sh" in w.message

@@ -65,6 +65,7 @@ class Api:
         self.base = info["server"]
         self.port = info["api_port"]
         self.s = requests.Session()
+        self.s.trust_env = False  # never a proxy for 127.0.0.1
         self.s.verify = info["ca"]
         self.s.cert = (info["admin_cert"], info["admin_key"])
 
@@ -328,7 +329,9 @@ class Probe:
                 port = pod.port_number(container, h.get("port"))
                 scheme = h.get("scheme", "HTTP").lower()
                 headers = {x["name"]: x["value"] for x in h.get("httpHeaders", [])}
-                r = requests.get(f"{scheme}://{host}:{port}{h.get('path', '/')}", headers=headers, timeout=timeout,
+                with requests.Session() as sess:
+                    sess.trust_env = False
+                    r = sess.get(f"{scheme}://{host}:{port}{h.get('path', '/')}", headers=headers, timeout=timeout,
                                  verify=False, allow_redirects=False)
                 ok = 200 <= r.status_code < 400
             elif "tcpSocket" in s:

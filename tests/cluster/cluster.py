@@ -461,13 +461,14 @@ def down(quiet=False):
     for name in ["podrunner", "kube-controller-manager", "kube-apiserver", "etcd"]:
         stop(name)
     kill_pod_processes()
-    if os.path.isdir(STATE):
+    existed = os.path.isdir(STATE)
+    if existed:
         # refuse to remove something that is not a cluster state dir
         if not os.path.exists(path("pids")) and not os.path.exists(path("cluster.json")) and os.listdir(STATE):
             raise ClusterError(f"{STATE} does not look like a featherman cluster state dir; not removing it")
         shutil.rmtree(STATE, ignore_errors=True)
     if not quiet:
-        log(f"down: stopped and removed {STATE}")
+        log(f"down: stopped and removed {STATE}" if existed else f"down: nothing at {STATE}")
 
 
 def main(argv):

@@ -581,6 +581,8 @@ class PodWorker(threading.Thread):
                     "KUBERNETES_SERVICE_PORT_HTTPS": api_port, "KUBERNETES_PORT": f"tcp://127.0.0.1:{api_port}",
                     "FEATHERMAN_ROOT": self.rootfs, "POD_IP": self.ip, "POD_NAME": self.pname,
                     "POD_NAMESPACE": self.ns})
+        if any(m["mountPath"].rstrip("/") == SA_DIR for m in c.spec.get("volumeMounts", [])):
+            env["FEATHERMAN_SA_DIR"] = self.host_path(SA_DIR)  # = $FEATHERMAN_ROOT + SA_DIR, for convenience
         for ef in c.spec.get("envFrom", []):
             prefix = ef.get("prefix", "")
             if "configMapRef" in ef:
@@ -1002,6 +1004,8 @@ class Runner:
                 return
             w = PodWorker(self, pod)
             self.workers[uid] = w
+            if m.get("deletionTimestamp"):
+                w.deleting.set()
             w.start()
         if m.get("deletionTimestamp"):
             w.deleting.set()

@@ -125,7 +125,7 @@ def test_env_secret_configmap_and_service_account(kube_cluster):
               'echo "ONLY=$(ls $FEATHERMAN_ROOT/etc/one)";'
               'SA=$FEATHERMAN_ROOT/var/run/secrets/kubernetes.io/serviceaccount;'
               'echo "SANS=$(cat $SA/namespace) CA=$(head -c 27 $SA/ca.crt) TOKLEN=$(wc -c < $SA/token)";'
-              'echo "API=$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT"')
+              'echo "API=$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT SADIR=$FEATHERMAN_SA_DIR"')
     pod = shell_pod("env", script, env=[
         {"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "password"}}},
         {"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "conf", "key": "mode"}}},
@@ -146,7 +146,8 @@ def test_env_secret_configmap_and_service_account(kube_cluster):
     assert "CFG=catalog: lake" in out
     assert "ONLY=pw.txt" in out
     assert f"SANS={ns} CA=-----BEGIN CERTIFICATE----- TOKLEN=" in out
-    assert f"API=127.0.0.1:{kc.api_port}" in out
+    sa_dir = os.path.join(kc.pod_root(ns, "env"), "var/run/secrets/kubernetes.io/serviceaccount")
+    assert f"API=127.0.0.1:{kc.api_port} SADIR={sa_dir}" in out
     # the projected token is a real, bound service-account token
     tok = open(os.path.join(kc.pod_root(ns, "env"), "var/run/secrets/kubernetes.io/serviceaccount/token")).read()
     r = requests.post(kc.server + "/apis/authentication.k8s.io/v1/selfsubjectreviews", verify=kc.info["ca"],
@@ -325,3 +326,21 @@ def test_featherman_image_runs_only_featherman(kube_cluster, command):
     kc.wait(lambda: phase(kc, ns, "p") == "Failed", 30, "the pod to fail")
     w = kc.core.read_namespaced_pod("p", ns).status.container_statuses[0].state.waiting
     assert w.reason == "RunContainerError" and "/bin/sh" in w.message
+
+
+def test_a_restarted_runner_takes_its_pods_back(kube_cluster):
+    import cluster
+    import fixture
+    kc = kube_cluster
+    ns = kc.namespace("adopt")
+    kc.core.create_namespaced_pod(ns, shell_pod("p", "echo up; exec sleep 300", restartPolicy="Always"))
+    kc.wait(lambda: phase(kc, ns, "p") == "Running", 30, "the pod to run")
+    old_pid = kc.pod_pid(ns, "p", "main")
+    cluster.start_runner(kc.info, env_extra=fixture._runner_env())  # stops the runner (and its pods), starts anew
+    assert not pid_alive(old_pid)
+    kc.wait(lambda: kc.pod_pid(ns, "p", "main") != old_pid and pid_alive(kc.pod_pid(ns, "p", "main")), 30,
+            "the new runner to start the container again")
+    kc.wait(lambda: phase(kc, ns, "p") == "Running" and kc.core.read_namespaced_pod("p", ns).status.container_statuses[0].ready,
+            30, "the pod to be running and ready again")
+    kc.core.delete_namespaced_pod("p", ns)
+    kc.wait(lambda: gone(kc, ns, "p"), 30, "the pod to be removed")

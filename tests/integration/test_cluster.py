@@ -344,3 +344,78 @@ def test_a_restarted_runner_takes_its_pods_back(kube_cluster):
             30, "the pod to be running and ready again")
     kc.core.delete_namespaced_pod("p", ns)
     kc.wait(lambda: gone(kc, ns, "p"), 30, "the pod to be removed")
+
+
+WEBHOOK_SERVER = r'''
+import json, os, ssl, http.server
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        review = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        req = review["request"]
+        name = req["object"]["metadata"].get("name", "")
+        allowed = not name.startswith("forbidden-")
+        resp = {"uid": req["uid"], "allowed": allowed}
+        if not allowed:
+            resp["status"] = {"code": 403, "message": "refused by the test webhook"}
+        body = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": resp}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+tls = os.environ["FEATHERMAN_ROOT"] + "/tls"
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(tls + "/tls.crt", tls + "/tls.key")
+srv = http.server.HTTPServer((os.environ["POD_IP"], 8443), H)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+srv.serve_forever()
+'''
+
+
+def test_admission_webhook_reached_by_url(kube_cluster, tmp_path):
+    """How webhooks work here (EndpointSlices cannot hold loopback IPs): clientConfig.url with the
+    Pod's address and a serving certificate valid for it."""
+    import subprocess
+    kc = kube_cluster
+    ns = kc.namespace("webhook")
+    pki = os.path.join(kc.state, "pki")
+    key, csr, crt, ext = (str(tmp_path / n) for n in ("tls.key", "tls.csr", "tls.crt", "ext"))
+    with open(ext, "w") as f:  # valid for every pod address, so the cert can exist before the Pod
+        f.write("extendedKeyUsage=serverAuth\nsubjectAltName=" + ",".join(f"IP:127.0.0.{n}" for n in range(2, 255)) + "\n")
+    for argv in (["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key],
+                 ["req", "-new", "-key", key, "-subj", "/CN=test-webhook", "-out", csr],
+                 ["x509", "-req", "-in", csr, "-CA", f"{pki}/ca.crt", "-CAkey", f"{pki}/ca.key", "-CAcreateserial",
+                  "-days", "2", "-extfile", ext, "-out", crt]):
+        subprocess.run(["openssl", *argv], check=True, capture_output=True)
+    kc.core.create_namespaced_secret(ns, {"metadata": {"name": "tls"}, "type": "kubernetes.io/tls", "data": {
+        "tls.crt": base64.b64encode(open(crt, "rb").read()).decode(),
+        "tls.key": base64.b64encode(open(key, "rb").read()).decode()}})
+    kc.core.create_namespaced_config_map(ns, {"metadata": {"name": "server"}, "data": {"server.py": WEBHOOK_SERVER}})
+    kc.core.create_namespaced_pod(ns, shell_pod(
+        "hook", "exec python3 $FEATHERMAN_ROOT/srv/server.py", restartPolicy="Always",
+        volumeMounts=[{"name": "tls", "mountPath": "/tls"}, {"name": "srv", "mountPath": "/srv"}],
+        volumes=[{"name": "tls", "secret": {"secretName": "tls"}}, {"name": "srv", "configMap": {"name": "server"}}],
+        readinessProbe={"tcpSocket": {"port": 8443}, "periodSeconds": 1}))
+    pod = kc.wait(lambda: (lambda p: p.status.container_statuses and p.status.container_statuses[0].ready and p)(
+        kc.core.read_namespaced_pod("hook", ns)), 30, "the webhook pod to be ready")
+    adm = kc.kubernetes.client.AdmissionregistrationV1Api(kc.client)
+    name = f"test-{ns}"
+    adm.create_validating_webhook_configuration({"metadata": {"name": name}, "webhooks": [{
+        "name": "deny.test.featherman.dev", "admissionReviewVersions": ["v1"], "sideEffects": "None",
+        "failurePolicy": "Fail", "timeoutSeconds": 5,
+        "clientConfig": {"url": f"https://{pod.status.pod_ip}:8443/validate",
+                         "caBundle": base64.b64encode(open(f"{pki}/ca.crt", "rb").read()).decode()},
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}},
+        "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["configmaps"]}]}]})
+    try:
+        def refused():
+            try:
+                kc.core.create_namespaced_config_map(ns, {"metadata": {"name": "forbidden-1"}})
+                kc.core.delete_namespaced_config_map("forbidden-1", ns)  # webhook not active yet
+                return False
+            except kc.kubernetes.client.ApiException as e:
+                return e.status == 403 and "refused by the test webhook" in e.body and e
+        kc.wait(refused, 30, "the webhook to refuse")
+        kc.core.create_namespaced_config_map(ns, {"metadata": {"name": "allowed"}})
+    finally:
+        adm.delete_validating_webhook_configuration(name)

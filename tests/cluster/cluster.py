@@ -119,6 +119,8 @@ def make_pki():
               sans=["IP:127.0.0.1", "IP:10.96.0.1", "DNS:localhost", "DNS:kubernetes", "DNS:kubernetes.default",
                     "DNS:kubernetes.default.svc", "DNS:kubernetes.default.svc.cluster.local"])
     make_cert("admin", "featherman-admin", org="system:masters", client=True)
+    make_cert("kubelet", "featherman-node", server=True, sans=["IP:127.0.0.1", "DNS:localhost", f"DNS:{NODE_NAME}"])
+    make_cert("apiserver-kubelet-client", "kube-apiserver-kubelet-client", client=True)
     make_cert("controller-manager", "system:kube-controller-manager", client=True)
     # the service-account token signing key pair
     openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", os.path.join(pki, "sa.key"))
@@ -358,6 +360,10 @@ def up(with_runner=True):
         "--authorization-mode=Node,RBAC",
         f"--service-cluster-ip-range={SERVICE_CIDR}",
         "--enable-aggregator-routing=true",
+        f"--kubelet-certificate-authority={pki}/ca.crt",
+        f"--kubelet-client-certificate={pki}/apiserver-kubelet-client.crt",
+        f"--kubelet-client-key={pki}/apiserver-kubelet-client.key",
+        "--kubelet-preferred-address-types=InternalIP,Hostname",
         "--allow-privileged=true",
         "--endpoint-reconciler-type=none",  # 127.0.0.1 is not a valid Endpoints address
         "--profiling=false",

@@ -750,8 +750,9 @@ class PodWorker(threading.Thread):
         os.makedirs(self.rootfs, exist_ok=True)
         with open(uid_file, "w") as f:
             f.write(self.uid)
-        self.ip = self.r.ips.take(self.uid)
+        self.ip = "127.0.0.1" if self.pod["spec"].get("hostNetwork") else self.r.ips.take(self.uid)
         self.start_time = now()
+        self.started = time.time()
         for c in self.inits + self.containers:  # image check first: a bad image fails fast
             resolve_image(c.spec.get("image", ""), c.spec.get("command"), None)
         self.mount_volumes()
@@ -831,6 +832,12 @@ class PodWorker(threading.Thread):
                 if c.running():
                     self.probe(c)
             self.compute_phase()
+            deadline = self.pod["spec"].get("activeDeadlineSeconds")
+            if deadline and self.phase not in ("Succeeded", "Failed") and time.time() - self.started > deadline:
+                log.info("%s: active deadline of %ss exceeded", self.key, deadline)
+                self.stop_all(self.grace())
+                self.phase, self.reason = "Failed", "DeadlineExceeded"
+                self.message = f"Pod was active on the node longer than the specified deadline ({deadline}s)"
             self.write_status()
             if self.phase in ("Succeeded", "Failed"):
                 self.r.ips.release(self.uid)
@@ -889,6 +896,107 @@ class PodWorker(threading.Thread):
         log.info("%s: deleted", self.key)
 
 
+# --- the kubelet's log endpoint (for pods/log, `kubectl logs`) ------------------------------------------
+
+class LogServer:
+    """HTTPS on 127.0.0.1 with a CA-signed certificate; only clients with a CA-signed certificate
+    (the API server's kubelet client certificate) get in. Serves
+    GET /containerLogs/<ns>/<pod>/<container>?tailLines=&limitBytes=&follow= from <container>.log."""
+
+    def __init__(self, runner):
+        import http.server
+        import ssl
+        pki = os.path.join(STATE, "pki")
+        self.runner = runner
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                outer.serve(self)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(pki, "kubelet.crt"), os.path.join(pki, "kubelet.key"))
+        ctx.load_verify_locations(os.path.join(pki, "ca.crt"))
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, name="kubelet-logs", daemon=True).start()
+
+    @staticmethod
+    def lines_of(data):
+        return [ln for ln in data.splitlines(keepends=True) if not ln.startswith(b"--- ")]
+
+    def serve(self, h):
+        from urllib.parse import parse_qs, urlparse
+        u = urlparse(h.path)
+        q = {k: v[-1] for k, v in parse_qs(u.query).items()}
+        parts = u.path.strip("/").split("/")
+        if u.path in ("/healthz", "/readyz"):
+            return self.reply(h, 200, b"ok")
+        if len(parts) != 4 or parts[0] != "containerLogs":
+            return self.reply(h, 404, b"not found: only /containerLogs/<ns>/<pod>/<container> is served here")
+        ns, pod, cont = parts[1:]
+        path = os.path.join(STATE, "pods", f"{ns}_{pod}", f"{cont}.log")
+        if not os.path.exists(path):
+            return self.reply(h, 404, f"no log for container {cont} of pod {ns}/{pod}".encode())
+        with open(path, "rb") as f:
+            lines = self.lines_of(f.read())
+            if "tailLines" in q:
+                n = int(q["tailLines"])
+                lines = lines[-n:] if n > 0 else []
+            body = b"".join(lines)
+            if "limitBytes" in q:
+                body = body[:int(q["limitBytes"])]
+            h.send_response(200)
+            h.send_header("Content-Type", "text/plain")
+            h.send_header("Transfer-Encoding", "chunked")
+            h.end_headers()
+
+            def chunk(b):
+                if b:
+                    h.wfile.write(b"%x\r\n%s\r\n" % (len(b), b))
+                    h.wfile.flush()
+            try:
+                chunk(body)
+                if q.get("follow") in ("true", "1"):
+                    pending = b""
+                    while self.container_running(ns, pod, cont):
+                        data = f.read()
+                        if data:
+                            pending += data
+                            whole, _, pending = pending.rpartition(b"\n")
+                            if whole:
+                                chunk(b"".join(self.lines_of(whole + b"\n")))
+                        else:
+                            time.sleep(0.2)
+                    chunk(b"".join(self.lines_of(pending + f.read())))
+                h.wfile.write(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+    def container_running(self, ns, pod, cont):
+        for w in list(self.runner.workers.values()):
+            if w.ns == ns and w.pname == pod:
+                return any(c.name == cont and (c.running() or not c.done) for c in w.inits + w.containers) \
+                    and not w.finished
+        return False
+
+    @staticmethod
+    def reply(h, code, body):
+        h.send_response(code)
+        h.send_header("Content-Type", "text/plain")
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+
 # --- the node and the watch loop -------------------------------------------------------------------
 
 class Runner:
@@ -920,7 +1028,7 @@ class Runner:
         cap = self.node_object()["status"]["capacity"]
         return {"status": {"conditions": conds, "capacity": cap, "allocatable": cap,
                            "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}, {"type": "Hostname", "address": NODE}],
-                           "daemonEndpoints": {"kubeletEndpoint": {"Port": 0}},
+                           "daemonEndpoints": {"kubeletEndpoint": {"Port": self.kubelet_port}},
                            "nodeInfo": {"machineID": "featherman", "systemUUID": "featherman", "bootID": self.started,
                                         "kernelVersion": os.uname().release, "osImage": "featherman test pod runner",
                                         "containerRuntimeVersion": "featherman://local",
@@ -929,6 +1037,9 @@ class Runner:
 
     def register(self):
         self.started = now()
+        self.kubelet_port = 0
+        if os.path.exists(os.path.join(STATE, "pki", "kubelet.crt")):
+            self.kubelet_port = LogServer(self).port
         self.version = self.api.get("/version").get("gitVersion", "v0.0.0")
         if self.api.get_opt(f"/api/v1/nodes/{NODE}") is None:
             self.api.post("/api/v1/nodes", self.node_object())

@@ -419,3 +419,38 @@ def test_admission_webhook_reached_by_url(kube_cluster, tmp_path):
         kc.core.create_namespaced_config_map(ns, {"metadata": {"name": "allowed"}})
     finally:
         adm.delete_validating_webhook_configuration(name)
+
+
+def test_pod_logs_through_the_api(kube_cluster):
+    kc = kube_cluster
+    ns = kc.namespace("logs")
+    kc.core.create_namespaced_pod(ns, shell_pod("p", "echo one; echo two >&2; echo three"))
+    kc.wait(lambda: phase(kc, ns, "p") == "Succeeded", 30, "the pod to finish")
+    assert kc.core.read_namespaced_pod_log("p", ns) == "one\ntwo\nthree\n"
+    assert kc.kubectl("logs", "-n", ns, "p", "--tail=1") == "three\n"
+    kc.core.create_namespaced_pod(ns, shell_pod("f", "for i in 1 2 3; do echo line-$i; sleep 0.3; done"))
+    kc.wait(lambda: phase(kc, ns, "f") == "Running", 30, "the pod to run")
+    assert kc.kubectl("logs", "-n", ns, "f", "-f").splitlines() == ["line-1", "line-2", "line-3"]
+
+
+def test_active_deadline(kube_cluster):
+    kc = kube_cluster
+    ns = kc.namespace("deadline")
+    kc.core.create_namespaced_pod(ns, shell_pod("p", "exec sleep 300", activeDeadlineSeconds=1))
+    kc.wait(lambda: phase(kc, ns, "p") == "Failed", 30, "the deadline to end the pod")
+    assert kc.core.read_namespaced_pod("p", ns).status.reason == "DeadlineExceeded"
+
+
+def test_deployment_rolls_out_and_scales(kube_cluster):
+    kc = kube_cluster
+    ns = kc.namespace("deploy")
+    apps = kc.kubernetes.client.AppsV1Api(kc.client)
+    apps.create_namespaced_deployment(ns, {"metadata": {"name": "d"}, "spec": {
+        "replicas": 2, "selector": {"matchLabels": {"app": "d"}},
+        "template": {"metadata": {"labels": {"app": "d"}}, "spec": {"terminationGracePeriodSeconds": 2, "containers": [
+            {"name": "c", "image": "busybox-test", "command": ["sleep", "300"]}]}}}})
+    kc.wait(lambda: apps.read_namespaced_deployment("d", ns).status.ready_replicas == 2, 60, "two ready replicas")
+    ips = {p.status.pod_ip for p in kc.core.list_namespaced_pod(ns).items}
+    assert len(ips) == 2
+    apps.patch_namespaced_deployment_scale("d", ns, {"spec": {"replicas": 1}})
+    kc.wait(lambda: len(kc.core.list_namespaced_pod(ns).items) == 1, 60, "one pod left")

@@ -170,11 +170,25 @@ def pid_alive(pid):
 
 
 def read_pid(name):
+    """The pid of a component this cluster started, or None when it is gone (or the pid now
+    belongs to some other process: the pid file records the executable too)."""
     try:
         with open(path("pids", f"{name}.pid")) as f:
-            return int(f.read().strip())
+            pid_s, _, exe = f.read().partition("\n")
+        pid = int(pid_s.strip())
     except (OSError, ValueError):
         return None
+    return pid if owns(pid, exe.strip()) else None
+
+
+def owns(pid, exe):
+    """True when pid runs exe (its argv[0])."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv0 = f.read().split(b"\0", 1)[0].decode(errors="replace")
+    except OSError:
+        return False
+    return bool(exe) and argv0 == exe
 
 
 def spawn(name, argv, env=None):
@@ -187,7 +201,7 @@ def spawn(name, argv, env=None):
                             start_new_session=True, env=env or os.environ.copy(), cwd=STATE)
     logf.close()
     with open(path("pids", f"{name}.pid"), "w") as f:
-        f.write(str(proc.pid))
+        f.write(f"{proc.pid}\n{argv[0]}\n")
     return proc
 
 
@@ -446,17 +460,22 @@ def start_runner(info=None, env_extra=None):
 # --- down --------------------------------------------------------------------------------------
 
 def kill_pod_processes():
-    """Pod processes the runner left (it stops them itself on SIGTERM; this is the safety net)."""
+    """Pod processes the runner left (it stops them itself on SIGTERM; this is the safety net).
+    Only a process whose environment names this pod's root is ours: pids get reused."""
     pods = path("pods")
     if not os.path.isdir(pods):
         return
     for d in os.listdir(pods):
+        marker = f"FEATHERMAN_ROOT={os.path.join(pods, d, 'root')}".encode()
         for f in os.listdir(os.path.join(pods, d)):
             if not f.endswith(".pid"):
                 continue
             try:
                 with open(os.path.join(pods, d, f)) as fh:
                     pid = int(fh.read().strip())
+                with open(f"/proc/{pid}/environ", "rb") as fh:
+                    if marker not in fh.read().split(b"\0"):
+                        continue
                 if pid_alive(pid):
                     os.killpg(pid, signal.SIGKILL)
             except (OSError, ValueError):

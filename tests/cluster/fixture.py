@@ -108,7 +108,13 @@ class KubeCluster:
 
 
 def _runner_env():
-    return {"FEATHERMAN_PODRUNNER_ALLOW_HOST_IMAGES": "1", "FEATHERMAN_PODRUNNER_BACKOFF": "1"}
+    env = {"FEATHERMAN_PODRUNNER_ALLOW_HOST_IMAGES": "1", "FEATHERMAN_PODRUNNER_BACKOFF": "1"}
+    try:  # the sanitizer options the integration tests give featherman, for featherman in Pods too
+        from featherman import SAN_ENV
+        env.update({k: v for k, v in SAN_ENV.items() if k not in os.environ})
+    except ImportError:
+        pass
+    return env
 
 
 @pytest.fixture(scope="session")

@@ -384,6 +384,7 @@ class PodWorker(threading.Thread):
         self.reason = self.message = None
         self.start_time = None
         self.last_status = None
+        self.failed_status, self.retry_at = None, 0.0
         self.finished = False
 
     # paths -----------------------------------------------------------------
@@ -671,14 +672,18 @@ class PodWorker(threading.Thread):
             json.dumps([(c["type"], c["status"]) for c in st["conditions"]])
         if comparable == self.last_status and not force:
             return
+        if comparable == self.failed_status and time.time() < self.retry_at:
+            return  # the same update failed a moment ago: retry it at most every 2 s
         try:
             self.api.merge_patch(f"/api/v1/namespaces/{self.ns}/pods/{self.pname}/status", {"status": st})
             self.last_status = comparable
         except ApiError as e:
             if e.code == 404:
                 self.deleting.set()
-            else:
+                return
+            if comparable != self.failed_status:
                 log.warning("%s: status update failed: %s", self.key, e)
+            self.failed_status, self.retry_at = comparable, time.time() + 2
 
     def compute_phase(self):
         cs = self.containers

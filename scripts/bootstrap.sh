@@ -108,10 +108,12 @@ if [ $WANT_TEST = 1 ]; then
         GOBIN="$MINIO_DIR" GOFLAGS=-trimpath go install "github.com/minio/minio@$MINIO_VER"
     fi
     PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+    CLUSTER_CFG=$("$ROOT/tests/cluster/build.sh" --print-config)  # kube-apiserver & co., etcd (cached)
     cat >> "$ROOT/build/config.mk" <<EOF
 TEST_VENV := $VENV
 MINIO_BIN := $MINIO_DIR/minio
 PG_BIN := $PGBIN
+$CLUSTER_CFG
 EOF
 fi
 log "ready (cache: $CACHE)"

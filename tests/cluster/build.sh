@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Builds the test cluster's binaries from the Go module proxy, once per version:
+#   $FEATHERMAN_CACHE/k8s-<ver>/bin/{kube-apiserver,kube-controller-manager,kubectl}
+#   $FEATHERMAN_CACHE/etcd-<ver>/bin/etcd
+# The versions are the ones the wrapper modules under tests/cluster/build/{k8s,etcd} require
+# (their go.sum pins every module by hash). Idempotent: a version whose binaries exist is skipped.
+# Prints each build's wall time. Go package parallelism: $FEATHERMAN_GO_JOBS (default: nproc).
+# With --print-config it only prints the config.mk lines (K8S_BIN_DIR, ETCD_BIN) after building.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+CACHE=${FEATHERMAN_CACHE:-$HOME/.cache/featherman}
+JOBS=${FEATHERMAN_GO_JOBS:-$(nproc)}
+PRINT_CONFIG=0
+[ "${1:-}" = "--print-config" ] && PRINT_CONFIG=1
+
+log() { printf 'cluster-build: %s\n' "$*" >&2; }
+command -v go >/dev/null || { log "Go is needed to build kube-apiserver/etcd (install Go >= 1.26)"; exit 1; }
+
+modver() { # modver DIR MODULE -> the version DIR/go.mod requires
+    awk -v m="$2" '($1==m || ($1=="require" && $2==m)) {print ($1=="require") ? $3 : $2; exit}' "$1/go.mod"
+}
+
+K8S_VER=$(modver "$HERE/build/k8s" k8s.io/kubernetes)
+ETCD_VER=$(modver "$HERE/build/etcd" go.etcd.io/etcd/server/v3)
+[ -n "$K8S_VER" ] && [ -n "$ETCD_VER" ] || { log "cannot read the pinned versions from the wrapper go.mod files"; exit 1; }
+K8S_DIR="$CACHE/k8s-$K8S_VER"
+ETCD_DIR="$CACHE/etcd-$ETCD_VER"
+
+export GOTOOLCHAIN=${GOTOOLCHAIN:-local} GOFLAGS="${GOFLAGS:-} -mod=readonly"
+
+build_k8s() {
+    local bins="kube-apiserver kube-controller-manager kubectl" b missing=0
+    for b in $bins; do [ -x "$K8S_DIR/bin/$b" ] || missing=1; done
+    [ $missing = 1 ] || { log "Kubernetes $K8S_VER: cached in $K8S_DIR"; return 0; }
+    local major minor date ld p start
+    major=${K8S_VER#v}; major=${major%%.*}
+    minor=${K8S_VER#v*.}; minor=${minor%%.*}
+    date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+    ld="-s -w"
+    for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+        ld="$ld -X $p.gitVersion=$K8S_VER -X $p.gitMajor=$major -X $p.gitMinor=$minor"
+        ld="$ld -X $p.gitTreeState=clean -X $p.buildDate=$date"
+    done
+    log "building Kubernetes $K8S_VER (kube-apiserver, kube-controller-manager, kubectl) with -p $JOBS; this takes a while, once"
+    start=$(date +%s)
+    rm -rf "$K8S_DIR.tmp"; mkdir -p "$K8S_DIR.tmp/bin"
+    (cd "$HERE/build/k8s" && CGO_ENABLED=0 go build -p "$JOBS" -trimpath -ldflags "$ld" -o "$K8S_DIR.tmp/bin/" \
+        k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl)
+    rm -rf "$K8S_DIR"; mv "$K8S_DIR.tmp" "$K8S_DIR"
+    log "Kubernetes $K8S_VER built in $(( $(date +%s) - start ))s -> $K8S_DIR/bin"
+}
+
+build_etcd() {
+    [ -x "$ETCD_DIR/bin/etcd" ] && { log "etcd $ETCD_VER: cached in $ETCD_DIR"; return 0; }
+    local start
+    log "building etcd $ETCD_VER with -p $JOBS"
+    start=$(date +%s)
+    rm -rf "$ETCD_DIR.tmp"; mkdir -p "$ETCD_DIR.tmp/bin"
+    (cd "$HERE/build/etcd" && CGO_ENABLED=0 go build -p "$JOBS" -trimpath \
+        -ldflags "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=module-$ETCD_VER" -o "$ETCD_DIR.tmp/bin/etcd" .)
+    rm -rf "$ETCD_DIR"; mv "$ETCD_DIR.tmp" "$ETCD_DIR"
+    log "etcd $ETCD_VER built in $(( $(date +%s) - start ))s -> $ETCD_DIR/bin"
+}
+
+build_etcd
+build_k8s
+
+if [ $PRINT_CONFIG = 1 ]; then
+    echo "K8S_BIN_DIR := $K8S_DIR/bin"
+    echo "ETCD_BIN := $ETCD_DIR/bin/etcd"
+fi

@@ -73,7 +73,7 @@ static int resolve_paths(fm_engine *e, const fm_engine_config *cfg, fm_err *err)
     if (!strcmp(c->metadata_type, "postgres")) {
         e->metadata_location = strdup("postgres");
     } else if (c->metadata_path) {
-        e->metadata_location = strdup(c->metadata_path);
+        e->metadata_location = fm_host_path(c->metadata_path);
     } else {
         fm_buf_printf(&b, "%s/%s/metadata.%s", cfg->state_dir, c->name,
                       !strcmp(c->metadata_type, "sqlite") ? "sqlite" : "ducklake");

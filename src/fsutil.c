@@ -76,3 +76,12 @@ char *fm_dirname(const char *path) {
     if (slash == path) return strdup("/");
     return strndup(path, (size_t)(slash - path));
 }
+
+char *fm_host_path(const char *path) {
+    if (!path) return NULL;
+    const char *root = getenv("FEATHERMAN_ROOT");
+    if (!root || !*root || path[0] != '/') return strdup(path);
+    char *out = NULL;
+    if (asprintf(&out, "%s%s", root, path) < 0) abort();
+    return out;
+}

@@ -28,7 +28,7 @@
 #include "spec.h"
 
 typedef struct {
-    const char *catalog_spec, *table_spec, *state, *listen, *token_file, *memory_limit;
+    const char *catalog_spec, *table_spec, *state, *listen, *token_file, *memory_limit, *temp_dir;
     int slots, threads, read_only, once, sandbox;
 } worker_opts;
 
@@ -44,9 +44,10 @@ static char *env_secret(const char *name) {
     if (v && *v) return strdup(v);
     char fname[128];
     snprintf(fname, sizeof fname, "%s_FILE", name);
-    const char *f = getenv(fname);
+    char *f = fm_host_path(getenv(fname));
     if (!f) return NULL;
     char *s = fm_read_file(f, 64 * 1024, NULL, NULL);
+    free(f);
     if (s) s[strcspn(s, "\r\n")] = 0;
     return s;
 }
@@ -90,7 +91,7 @@ static int open_engine(const worker_opts *o, fm_catalog_spec *cs, bool create, b
                      "(from Secret %s)", cs->store.credentials.name);
     } else {
         fm_engine_config ec = {.catalog = cs, .s3_key_id = key, .s3_secret = secret, .pg_password = pgpw,
-                               .state_dir = o->state, .temp_root = getenv("FEATHERMAN_TEMP_DIR"), .read_only = read_only, .create = create,
+                               .state_dir = o->state, .temp_root = o->temp_dir, .read_only = read_only, .create = create,
                                .memory_limit = o->memory_limit, .threads = o->threads};
         rc = fm_engine_open(e, &ec, err);
     }
@@ -187,8 +188,12 @@ static void report(json_t *r, const fm_err *err) {
     char *text = json_dumps(r, JSON_COMPACT);
     printf("%s\n", text);
     fflush(stdout);
-    const char *path = getenv("FEATHERMAN_TERMINATION_LOG");
-    if (!path && access("/dev/termination-log", W_OK) == 0) path = "/dev/termination-log";
+    char *path = fm_host_path(getenv("FEATHERMAN_TERMINATION_LOG"));
+    if (!path) {
+        char *dflt = fm_host_path("/dev/termination-log");
+        if (access(dflt, W_OK) == 0) path = dflt;
+        else free(dflt);
+    }
     if (path) {
         FILE *f = fopen(path, "w");
         if (f) {
@@ -197,6 +202,7 @@ static void report(json_t *r, const fm_err *err) {
             fclose(f);
         }
     }
+    free(path);
     free(text);
     json_decref(r);
 }
@@ -301,10 +307,22 @@ int fm_role_worker(int argc, char **argv) {
         }
     }
     if (o.slots < 1) o.slots = 1;
+    /* container paths → host paths (FEATHERMAN_ROOT, see fsutil.h); freed at exit */
+    char *owned[6] = {fm_host_path(o.catalog_spec), fm_host_path(o.table_spec), fm_host_path(o.state),
+                      fm_host_path(o.token_file), fm_host_path(getenv("FEATHERMAN_TEMP_DIR")), NULL};
+    o.catalog_spec = owned[0];
+    o.table_spec = owned[1];
+    o.state = owned[2];
+    o.token_file = owned[3];
+    o.temp_dir = owned[4];
     fm_err err;
+    int rc;
     if (fm_mkdirs(o.state, &err)) {
         fm_error("%s", err.msg);
-        return 1;
+        rc = 1;
+    } else {
+        rc = op ? job(&o, op) : serve(&o);
     }
-    return op ? job(&o, op) : serve(&o);
+    for (int i = 0; i < 5; i++) free(owned[i]);
+    return rc;
 }

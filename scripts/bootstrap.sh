@@ -82,12 +82,18 @@ if [ ! -f "$NANOARROW_DIR/.done" ]; then
     touch "$NANOARROW_DIR/.done"
 fi
 
+# a plain bootstrap keeps the test lines an earlier --test run wrote
+KEEP=""
+if [ $WANT_TEST = 0 ] && [ -f "$ROOT/build/config.mk" ]; then
+    KEEP=$(grep -E '^(TEST_VENV|MINIO_BIN|PG_BIN|K8S_BIN_DIR|ETCD_BIN) ' "$ROOT/build/config.mk" || true)
+fi
 cat > "$ROOT/build/config.mk" <<EOF
 # written by scripts/bootstrap.sh
 DUCKDB_DIR := $DUCKDB_DIR
 NANOARROW_DIR := $NANOARROW_DIR
 FEATHERMAN_EXTENSION_DIR := $DUCKDB_DIR/extensions
 EOF
+if [ -n "$KEEP" ]; then printf '%s\n' "$KEEP" >> "$ROOT/build/config.mk"; fi
 
 # --- test dependencies -----------------------------------------------------------------------
 if [ $WANT_TEST = 1 ]; then

@@ -8,8 +8,9 @@ and the column-type pattern refuses what no type contains.
 
 Live part: a real kube-apiserver takes the CRDs (so the CEL cost budget is met), fills in the
 defaults, and accepts or refuses the samples and hand-made objects with the expected messages.
-The API server is the test cluster (tests/cluster/fixture.py) when it is there; otherwise a bare
-etcd + kube-apiserver started here from the cached binaries (K8S_BIN_DIR / ETCD_BIN in
+The API server is the test cluster (tests/cluster/fixture.py's kube_cluster) when that file is
+there and FEATHERMAN_CRD_TEST_BARE is unset; otherwise a bare etcd + kube-apiserver started here
+from the cached binaries (K8S_BIN_DIR / ETCD_BIN in
 build/config.mk, or ~/.cache/featherman/{k8s,etcd}-*/bin). Without binaries the live tests skip
 and say why.
 """
@@ -547,20 +548,12 @@ class Kube:
         return r.returncode, r.stdout + r.stderr
 
 
-def cluster_fixture_kubeconfig(request):
-    """The test cluster's kubeconfig when tests/cluster/fixture.py provides one, else None."""
-    path = os.path.join(ROOT, "tests", "cluster", "fixture.py")
-    if not os.path.exists(path) or os.environ.get("FEATHERMAN_CRD_TEST_BARE"):
-        return None
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("featherman_cluster_fixture", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    for name in ("kubeconfig", "cluster_kubeconfig"):
-        fn = getattr(mod, name, None)
-        if callable(fn) and not hasattr(fn, "_pytestfixturefunction") and not hasattr(fn, "_fixture_function"):
-            return fn()
-    return None
+CLUSTER_FIXTURE = os.path.join(ROOT, "tests", "cluster", "fixture.py")
+USE_CLUSTER = os.path.exists(CLUSTER_FIXTURE) and not os.environ.get("FEATHERMAN_CRD_TEST_BARE")
+if USE_CLUSTER:
+    import sys
+    sys.path.insert(0, os.path.dirname(CLUSTER_FIXTURE))
+    from fixture import kube_cluster  # noqa: E402,F401  (the session's test cluster)
 
 
 @pytest.fixture(scope="module")
@@ -570,8 +563,10 @@ def kube(request):
         pytest.skip(why)
     api, kubectl, etcd = bins
     server = None
-    kubeconfig = cluster_fixture_kubeconfig(request)
-    if not kubeconfig:
+    if USE_CLUSTER:
+        kc = request.getfixturevalue("kube_cluster")
+        kubectl, kubeconfig = kc.kubectl_bin, kc.kubeconfig
+    else:
         server = BareAPIServer(api, kubectl, etcd)
         kubeconfig = server.kubeconfig
     ns = "crd-test-" + uuid.uuid4().hex[:8]

@@ -300,7 +300,9 @@ def test_column_type_pattern_refuses_what_no_type_has(text):
      ["@daily", "0 2 * *", "0 2 * * * *", "0 2 * * *; rm"]),
     ("DuckLakePool:spec.maxIdleTime", ["300s", "0", "1h30m", "250ms", "1.5s", ".5s"],
      ["300", "5 m", "1d", "-1s", "1.s", "1us", ""]),
-    ("DuckLakePool:spec.catalogRef.name", ["example", "a.b-c"], ["Example", "a_b", "-a", ""]),
+    ("DuckLakePool:spec.catalogRef.name", ["example", "a.b-c", "a" * 63 + ".b"],
+     ["Example", "a_b", "-a", "", "a" * 64, "a..b"]),
+    ("DuckLakeTable:spec.catalogRef", ["example"], ["a" * 64 + ".b"]),
 ])
 def test_patterns(field, ok, bad):
     kind, path = field.split(":")

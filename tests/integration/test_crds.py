@@ -476,7 +476,8 @@ class BareAPIServer:
             "--service-account-issuer", "https://kubernetes.default.svc",
             "--service-account-key-file", os.path.join(d, "sa.pub"),
             "--service-account-signing-key-file", os.path.join(d, "sa.key"),
-            "--service-cluster-ip-range", "10.0.0.0/24", "--enable-priority-and-fairness=false"])
+            "--service-cluster-ip-range", "10.0.0.0/24", "--enable-priority-and-fairness=false",
+            "--endpoint-reconciler-type=none"])  # 127.0.0.1 is not a valid Endpoints address
         self.kubeconfig = os.path.join(d, "kubeconfig")
         with open(self.kubeconfig, "w") as f:
             yaml.safe_dump({
@@ -630,7 +631,7 @@ def test_live_samples_are_accepted_and_the_seed_table_is_refused(kube):
     code, out = kube.create(open(os.path.join(SAMPLES, "invalid", "ducklaketable-seed.yaml")).read().replace(
         "name: users\nspec", "name: seed-users\nspec"))
     assert code != 0
-    assert "spec.format.partitioning entry 'created_at' names no declared column (columns: id, name)" in out, out
+    assert "spec.format.partitioning entry 'created_at' names no declared column" in out, out
 
 
 def test_live_defaults_are_filled_in(kube):
@@ -677,16 +678,16 @@ def test_live_defaults_are_filled_in(kube):
 
 def test_live_pool_min_above_max_is_refused(kube):
     code, out = kube.create(pool(uniq("p"), minSize=5, maxSize=2))
-    assert code != 0 and "spec.minSize (5) must not be greater than spec.maxSize (2)" in out, out
+    assert code != 0 and "spec.minSize must not be greater than spec.maxSize" in out, out
     name = uniq("p")
     code, out = kube.create(pool(name, minSize=2, maxSize=4))
     assert code == 0, out
     code, out = kube.patch("dlp", name, {"spec": {"maxSize": 1}})
-    assert code != 0 and "must not be greater than spec.maxSize (1)" in out, out
+    assert code != 0 and "spec.minSize must not be greater than spec.maxSize" in out, out
     code, out = kube.create(pool(uniq("p"), minSize=3))  # maxSize defaults to 3
     assert code == 0, out
     code, out = kube.create(pool(uniq("p"), minSize=4))
-    assert code != 0 and "spec.maxSize (3)" in out, out
+    assert code != 0 and "spec.minSize must not be greater than spec.maxSize" in out, out
 
 
 @pytest.mark.parametrize("spec,needle", [
@@ -816,7 +817,7 @@ def test_live_partitioning_accepted(kube, columns, partitioning):
 
 
 @pytest.mark.parametrize("partitioning,needle", [
-    (["created"], "entry 'created' names no declared column (columns: id, created_at)"),
+    (["created"], "entry 'created' names no declared column"),
     (["id", "day(nope)"], "entry 'day(nope)' names no declared column"),
     (["week(created_at)"], "entry 'week(created_at)' names no declared column"),
     (["bucket(x, id)"], "entry 'bucket(x, id)' names no declared column"),

@@ -453,6 +453,13 @@ class BareAPIServer:
         self.kubectl_bin = kubectl
         self.dir = tempfile.mkdtemp(prefix="fm-apiserver-")
         self.procs = []
+        try:
+            self._start(api, kubectl, etcd)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, api, kubectl, etcd):
         d = self.dir
         token = uuid.uuid4().hex
         with open(os.path.join(d, "tokens.csv"), "w") as f:

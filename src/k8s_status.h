@@ -1,0 +1,32 @@
+/* Status conditions the Kubernetes way (API conventions, metav1.Condition): a list keyed by
+ * type, each {type, status True|False|Unknown, reason (CamelCase), message, observedGeneration,
+ * lastTransitionTime}. lastTransitionTime changes only when status changes, so a reconcile that
+ * finds nothing new writes an identical status (and the patch is skipped).
+ * Also small JSON accessors for objects read from the API. Pure functions over jansson. */
+#ifndef FM_K8S_STATUS_H
+#define FM_K8S_STATUS_H
+#include <jansson.h>
+#include <stdbool.h>
+
+/* RFC 3339 UTC "2026-11-25T17:00:00Z" of now (out: 32 bytes) */
+void fm_k8s_now(char out[32]);
+
+/* sets (or adds) the condition in conds (a JSON array); returns 1 when anything changed */
+int fm_cond_set(json_t *conds, const char *type, bool status, const char *reason, const char *message,
+                long long generation);
+/* Unknown status */
+int fm_cond_set_unknown(json_t *conds, const char *type, const char *reason, const char *message,
+                        long long generation);
+/* the condition of that type, borrowed, or NULL */
+json_t *fm_cond_get(json_t *conds, const char *type);
+/* 1 if the condition is present with status "True" */
+bool fm_cond_true(json_t *conds, const char *type);
+
+/* dotted-path readers of an object ("metadata.name"); NULL / def when absent */
+const char *fm_jstr(const json_t *obj, const char *path);
+long long fm_jint(const json_t *obj, const char *path, long long def);
+json_t *fm_jget(const json_t *obj, const char *path);
+
+/* does metadata.finalizers contain name? */
+bool fm_has_finalizer(const json_t *obj, const char *name);
+#endif

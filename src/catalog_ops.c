@@ -299,3 +299,93 @@ int fm_op_materialize(fm_engine *e, duckdb_connection con, const fm_table_spec *
     fm_buf_free(&sql);
     return rc;
 }
+
+/* rows of a CALL, counted (the cleanup functions return one row per file removed) */
+static long long call_count(duckdb_connection con, const char *sql, fm_err *err) {
+    duckdb_result res;
+    if (duckdb_query(con, sql, &res) == DuckDBError) {
+        fm_fail(err, FM_E_INVALID, "%s", duckdb_result_error(&res));
+        duckdb_destroy_result(&res);
+        return -1;
+    }
+    long long n = (long long)duckdb_row_count(&res);
+    duckdb_destroy_result(&res);
+    return n;
+}
+
+/* expire every old snapshot and delete the files no snapshot references any more */
+static long long purge_files(fm_engine *e, fm_err *err) {
+    const char *cat = fm_engine_catalog(e);
+    duckdb_connection con = fm_engine_admin(e);
+    fm_buf sql;
+    fm_buf_init(&sql);
+    long long removed = 0, n;
+    const char *calls[] = {"ducklake_expire_snapshots(%s, older_than => now())",
+                           "ducklake_cleanup_old_files(%s, cleanup_all => true)",
+                           "ducklake_delete_orphaned_files(%s, cleanup_all => true)"};
+    for (int i = 0; i < 3 && removed >= 0; i++) {
+        fm_buf lit;
+        fm_buf_init(&lit);
+        fm_sql_literal(&lit, cat, NULL);
+        fm_buf_reset(&sql);
+        fm_buf_puts(&sql, "CALL ");
+        fm_buf_printf(&sql, calls[i], lit.data);
+        fm_buf_free(&lit);
+        n = call_count(con, sql.data, err);
+        if (n < 0) removed = -1;
+        else if (i > 0) removed += n;
+    }
+    fm_buf_free(&sql);
+    return removed;
+}
+
+int fm_op_drop_table(fm_engine *e, const char *table, json_t **report, fm_err *err) {
+    fm_buf sql;
+    fm_buf_init(&sql);
+    fm_buf_puts(&sql, "DROP TABLE IF EXISTS ");
+    int rc = qualified(&sql, fm_engine_catalog(e), table, err);
+    if (!rc) rc = fm_exec(fm_engine_admin(e), sql.data, err);
+    fm_buf_free(&sql);
+    if (rc) return -1;
+    *report = json_pack("{s:s, s:s, s:I}", "table", table, "action", "dropped", "snapshotId",
+                        (json_int_t)snapshot_id(e, NULL));
+    fm_info("table %s.%s dropped (its files go with the catalog's next cleanup)", fm_engine_catalog(e), table);
+    return 0;
+}
+
+int fm_op_destroy(fm_engine *e, json_t **report, fm_err *err) {
+    const char *cat = fm_engine_catalog(e);
+    duckdb_connection con = fm_engine_admin(e);
+    fm_buf sql;
+    fm_buf_init(&sql);
+    fm_buf_puts(&sql, "SELECT table_name FROM duckdb_tables() WHERE database_name = ");
+    fm_sql_literal(&sql, cat, NULL);
+    duckdb_result res;
+    if (duckdb_query(con, sql.data, &res) == DuckDBError) {
+        fm_fail(err, FM_E_INVALID, "%s", duckdb_result_error(&res));
+        duckdb_destroy_result(&res);
+        fm_buf_free(&sql);
+        return -1;
+    }
+    json_t *dropped = json_array();
+    int rc = 0;
+    for (idx_t i = 0; i < duckdb_row_count(&res) && !rc; i++) {
+        char *t = duckdb_value_varchar(&res, 0, i);
+        fm_buf_reset(&sql);
+        fm_buf_puts(&sql, "DROP TABLE ");
+        rc = qualified(&sql, cat, t, err) || fm_exec(con, sql.data, err);
+        if (!rc) json_array_append_new(dropped, json_string(t));
+        duckdb_free(t);
+    }
+    duckdb_destroy_result(&res);
+    fm_buf_free(&sql);
+    long long removed = rc ? -1 : purge_files(e, err);
+    if (rc || removed < 0) {
+        json_decref(dropped);
+        return -1;
+    }
+    *report = json_pack("{s:s, s:s, s:o, s:I, s:s}", "catalog", cat, "action", "destroyed", "tablesDropped", dropped,
+                        "filesRemoved", (json_int_t)removed, "dataPath", fm_engine_data_path(e));
+    fm_info("catalog %s destroyed: %zu tables dropped, %lld files removed", cat, json_array_size(dropped), removed);
+    return 0;
+}

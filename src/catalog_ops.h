@@ -12,7 +12,12 @@
  *                bytes.
  *   materialize  runs the spec's SQL (one SELECT, checked by the SQL guard, on a locked-down
  *                connection) into Parquet at dest_uri: <dest>/<table>.parquet when overwriting,
- *                <dest>/<table>-<UTC time>.parquet when appending. Reports rows, files, location. */
+ *                <dest>/<table>-<UTC time>.parquet when appending. Reports rows, files, location.
+ *   drop_table   DROP TABLE (deletionPolicy delete of a DuckLakeTable); its files are removed by
+ *                the catalog's cleanup.
+ *   destroy      drop every table, expire every snapshot and delete every data file under the
+ *                catalog's data path (deletionPolicy delete of a DuckLakeCatalog). The metadata
+ *                store itself goes with its volume, or stays in Postgres. */
 #ifndef FM_CATALOG_OPS_H
 #define FM_CATALOG_OPS_H
 #include <jansson.h>
@@ -29,4 +34,6 @@ int fm_op_materialize(fm_engine *e, duckdb_connection con, const fm_table_spec *
                       fm_err *err);
 /* the materialization destination of a table: s3://bucket/prefix/ or <state_dir>/exports/<table>/ */
 char *fm_op_materialize_dest(const fm_table_spec *t, const char *state_dir);
+int fm_op_drop_table(fm_engine *e, const char *table, json_t **report, fm_err *err);
+int fm_op_destroy(fm_engine *e, json_t **report, fm_err *err);
 #endif

@@ -12,6 +12,7 @@ static const struct {
 } roles[] = {
     {"local", fm_role_local, "run the embedded lakehouse: manifests from a directory, query API on 127.0.0.1"},
     {"worker", fm_role_worker, "worker serve | worker job <op>: the data-plane processes"},
+    {"operator", fm_role_operator, "the Kubernetes operator: catalogs, tables and pools from custom resources"},
 };
 
 static void usage(FILE *to) {

@@ -8,7 +8,7 @@
  *   serve  one catalog, a fixed number of slots, 409 when they are all busy (the gateway picks
  *          another pod), optionally read-only, --once to serve a single query (Job fallback).
  *          Token: $FEATHERMAN_TOKEN or --token-file (in a cluster only the gateway has it).
- *   job    init | ddl | materialize: one operation, its JSON report on stdout and in the
+ *   job    init | ddl | materialize | report | drop | destroy (catalog_ops.h): one operation, its JSON report on stdout and in the
  *          termination message file ($FEATHERMAN_TERMINATION_LOG, default /dev/termination-log
  *          when writable), exit 0; on failure {"error":{"code","message"}} there and exit 1. */
 #include <getopt.h>
@@ -35,7 +35,8 @@ typedef struct {
 static void usage(FILE *to) {
     fprintf(to, "usage: featherman worker serve [--catalog-spec FILE] [--listen ADDR:PORT] [--slots N] [--read-only]\n"
                 "                               [--once] [--token-file FILE] [--state DIR] [--memory-limit SIZE] [--threads N]\n"
-                "       featherman worker job init|ddl|materialize [--catalog-spec FILE] [--table-spec FILE] [--state DIR]\n");
+                "       featherman worker job init|ddl|materialize|report|drop|destroy [--catalog-spec FILE] [--table-spec FILE]\n"
+                "                               [--state DIR]\n");
 }
 
 /* a secret from $NAME or the file named by $NAME_FILE */
@@ -219,11 +220,13 @@ static int job(const worker_opts *o, const char *op) {
     json_t *r = NULL;
     char *dest = NULL;
     int is_init = !strcmp(op, "init"), is_ddl = !strcmp(op, "ddl"), is_mat = !strcmp(op, "materialize");
-    if (!is_init && !is_ddl && !is_mat) {
-        fprintf(stderr, "featherman worker job: unknown operation \"%s\" (init, ddl, materialize)\n", op);
+    int is_report = !strcmp(op, "report"), is_drop = !strcmp(op, "drop"), is_destroy = !strcmp(op, "destroy");
+    if (!is_init && !is_ddl && !is_mat && !is_report && !is_drop && !is_destroy) {
+        fprintf(stderr, "featherman worker job: unknown operation \"%s\" (init, ddl, materialize, report, drop, "
+                        "destroy)\n", op);
         return 2;
     }
-    if (!is_init) {
+    if (!is_init && !is_destroy) {
         json_t *doc = load_doc(o->table_spec, "FEATHERMAN_TABLE_SPEC", "table-spec", &err);
         if (!doc || fm_table_spec_parse(doc, &ts, &err)) {
             json_decref(doc);
@@ -237,6 +240,12 @@ static int job(const worker_opts *o, const char *op) {
         fm_op_init(e, &cs, &r, &err);
     } else if (is_ddl) {
         fm_op_apply_table(e, &ts, &r, &err);
+    } else if (is_report) {
+        fm_op_table_report(e, ts.table, &r, &err);
+    } else if (is_drop) {
+        fm_op_drop_table(e, ts.table, &r, &err);
+    } else if (is_destroy) {
+        fm_op_destroy(e, &r, &err);
     } else {
         if (!ts.materialize.enabled) {
             fm_fail(&err, FM_E_INVALID, "spec.materializeTo.enabled is false: nothing to materialize");

@@ -332,6 +332,11 @@ spec:
 
 
 def up(with_runner=True):
+    with locked():
+        return _up(with_runner)
+
+
+def _up(with_runner):
     t0 = time.time()
     info = load_info()
     if running(info):
@@ -341,7 +346,7 @@ def up(with_runner=True):
         return info
     if os.path.exists(STATE):
         log(f"cleaning a stale cluster state in {STATE}")
-        down(quiet=True)
+        _down(quiet=True)
     bins = binaries()
     os.makedirs(STATE, exist_ok=True)
     for d in ("logs", "pids", "pods", "pv", "etcd"):
@@ -494,6 +499,11 @@ def kill_pod_processes():
 
 
 def down(quiet=False):
+    with locked():
+        _down(quiet)
+
+
+def _down(quiet):
     for name in ["podrunner", "kube-controller-manager", "kube-apiserver", "etcd"]:
         stop(name)
     kill_pod_processes()
@@ -505,6 +515,19 @@ def down(quiet=False):
         shutil.rmtree(STATE, ignore_errors=True)
     if not quiet:
         log(f"down: stopped and removed {STATE}" if existed else f"down: nothing at {STATE}")
+
+
+class locked:
+    """One `up`/`down` at a time per state dir (a lock file beside it)."""
+
+    def __enter__(self):
+        import fcntl
+        self.f = open(STATE.rstrip("/") + ".lock", "w")
+        fcntl.flock(self.f, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
 
 
 def main(argv):

@@ -36,7 +36,7 @@ IP_PREFIX = os.environ.get("FEATHERMAN_POD_IP_PREFIX", "127.0.0.")
 ALLOW_HOST_IMAGES = os.environ.get("FEATHERMAN_PODRUNNER_ALLOW_HOST_IMAGES") == "1"
 HOST_IMAGE = "busybox-test"
 BACKOFF = float(os.environ.get("FEATHERMAN_PODRUNNER_BACKOFF", "10"))
-PASSENV = ["ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS", "LANG", "TZ"] + \
+PASSENV = ["ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS", "LANG", "TZ", "FEATHERMAN_EXTENSION_DIR"] + \
     [v for v in os.environ.get("FEATHERMAN_PODRUNNER_PASSENV", "").split(",") if v]
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 LEASE_SECONDS = 40

@@ -126,11 +126,14 @@ class IpPool:
         self.used = {}  # ip -> pod uid
         self.next = 2
 
-    def take(self, uid):
+    def take(self, uid, prefer=None):
         with self.lock:
             for ip, owner in self.used.items():
                 if owner == uid:
                     return ip
+            if prefer and prefer.startswith(IP_PREFIX) and prefer not in self.used:
+                self.used[prefer] = uid  # a Pod this runner (or its predecessor) started keeps its address
+                return prefer
             for _ in range(253):
                 n = self.next
                 self.next = 2 if self.next >= 254 else self.next + 1
@@ -755,7 +758,7 @@ class PodWorker(threading.Thread):
         os.makedirs(self.rootfs, exist_ok=True)
         with open(uid_file, "w") as f:
             f.write(self.uid)
-        self.ip = "127.0.0.1" if self.pod["spec"].get("hostNetwork") else self.r.ips.take(self.uid)
+        self.ip = "127.0.0.1" if self.pod["spec"].get("hostNetwork") else self.r.ips.take(self.uid, (self.pod.get("status") or {}).get("podIP"))
         self.start_time = now()
         self.started = time.time()
         for c in self.inits + self.containers:  # image check first: a bad image fails fast

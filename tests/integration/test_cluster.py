@@ -336,12 +336,17 @@ def test_a_restarted_runner_takes_its_pods_back(kube_cluster):
     kc.core.create_namespaced_pod(ns, shell_pod("p", "echo up; exec sleep 300", restartPolicy="Always"))
     kc.wait(lambda: phase(kc, ns, "p") == "Running", 30, "the pod to run")
     old_pid = kc.pod_pid(ns, "p", "main")
+    old_ip = kc.core.read_namespaced_pod("p", ns).status.pod_ip
     cluster.start_runner(kc.info, env_extra=fixture._runner_env())  # stops the runner (and its pods), starts anew
     assert not pid_alive(old_pid)
     kc.wait(lambda: kc.pod_pid(ns, "p", "main") != old_pid and pid_alive(kc.pod_pid(ns, "p", "main")), 30,
             "the new runner to start the container again")
     kc.wait(lambda: phase(kc, ns, "p") == "Running" and kc.core.read_namespaced_pod("p", ns).status.container_statuses[0].ready,
             30, "the pod to be running and ready again")
+    st = kc.core.read_namespaced_pod("p", ns).status
+    assert st.pod_ip == old_ip
+    assert st.container_statuses[0].state.running.started_at.timestamp() > time.time() - 30
+    assert "status update failed" not in kc.runner_log()
     kc.core.delete_namespaced_pod("p", ns)
     kc.wait(lambda: gone(kc, ns, "p"), 30, "the pod to be removed")
 

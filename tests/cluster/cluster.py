@@ -258,7 +258,8 @@ def wait_until(what, fn, timeout, procs=()):
         except Exception as e:  # noqa: BLE001 - keep polling, report the last error
             last = e
         time.sleep(0.2)
-    raise ClusterError(f"timed out after {timeout}s waiting for {what} (last error: {last})")
+    tails = "".join(f"\n--- {name} log (tail):\n{log_tail(name, 15)}" for name, _ in procs)
+    raise ClusterError(f"timed out after {timeout}s waiting for {what} (last error: {last}){tails}")
 
 
 def ssl_context():
@@ -333,7 +334,17 @@ spec:
 
 def up(with_runner=True):
     with locked():
-        return _up(with_runner)
+        for attempt in (1, 2):
+            try:
+                return _up(with_runner)
+            except ClusterError as e:
+                # keep the state dir (its logs say what went wrong), stop what was started
+                for name in ["podrunner", "kube-controller-manager", "kube-apiserver", "etcd"]:
+                    stop(name, grace=5)
+                if attempt == 1 and "address already in use" in str(e):
+                    log("a port was taken between choosing and binding it; starting again")
+                    continue
+                raise ClusterError(f"{e}\n(logs: {path('logs')})") from None
 
 
 def _up(with_runner):

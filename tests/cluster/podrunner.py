@@ -794,6 +794,9 @@ class PodWorker(threading.Thread):
                     c.state = {"waiting": {"reason": e.reason, "message": e.message}}
                 self.write_status()
                 self.deleting.wait(2)
+        if self.inits:
+            for c in self.containers:
+                c.state = {"waiting": {"reason": "PodInitializing"}}
         self.write_status()
         # 2. init containers, one after the other
         for c in self.inits:

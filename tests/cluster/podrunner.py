@@ -1132,6 +1132,13 @@ class Runner:
         if m.get("deletionTimestamp"):
             w.deleting.set()
 
+    def safe_handle(self, typ, pod):
+        try:
+            self.handle(typ, pod)
+        except Exception:  # noqa: BLE001 - one odd Pod must not stop the runner
+            log.exception("handling %s of pod %s/%s", typ, pod.get("metadata", {}).get("namespace"),
+                          pod.get("metadata", {}).get("name"))
+
     def cleanup_workers(self):
         for uid in [u for u, w in self.workers.items() if w.finished and u not in self.pods]:
             del self.workers[uid]
@@ -1143,9 +1150,9 @@ class Runner:
                 seen = set()
                 for p in lst.get("items", []):
                     seen.add(p["metadata"]["uid"])
-                    self.handle("ADDED", p)
+                    self.safe_handle("ADDED", p)
                 for uid in [u for u in list(self.pods) if u not in seen]:
-                    self.handle("DELETED", self.pods[uid])
+                    self.safe_handle("DELETED", self.pods[uid])
                 rv = lst["metadata"]["resourceVersion"]
                 while not self.stop.is_set():
                     for ev in self.api.watch("/api/v1/pods", rv):
@@ -1156,7 +1163,7 @@ class Runner:
                             raise ApiError(obj.get("code", 500), obj.get("message", "watch error"))
                         rv = obj["metadata"]["resourceVersion"]
                         if ev["type"] != "BOOKMARK":
-                            self.handle(ev["type"], obj)
+                            self.safe_handle(ev["type"], obj)
                     self.cleanup_workers()
             except ApiError as e:
                 if e.code != 410:

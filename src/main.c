@@ -12,6 +12,7 @@ static const struct {
 } roles[] = {
     {"local", fm_role_local, "run the embedded lakehouse: manifests from a directory, query API on 127.0.0.1"},
     {"worker", fm_role_worker, "worker serve | worker job <op>: the data-plane processes"},
+    {"gateway", fm_role_gateway, "featherman-query: auth, routing to warm pool pods, queues, Job fallback, streaming"},
 };
 
 static void usage(FILE *to) {

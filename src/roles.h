@@ -4,4 +4,5 @@
 #define FM_ROLES_H
 int fm_role_local(int argc, char **argv);
 int fm_role_worker(int argc, char **argv);
+int fm_role_gateway(int argc, char **argv);
 #endif

@@ -229,13 +229,13 @@ static fwd_next forward(gateway *g, struct MHD_Connection *c, gwreq *r, const ch
             r->status = 499;
             return FWD_DONE;
         }
-        char m[700];
+        char m[1024];
         if (res == FM_UP_TIMEOUT) {
             snprintf(m, sizeof m, "the query ran longer than the pool's maxQueryDuration of %ld ms and was cancelled",
                      max_query_ms);
             *rc = send_error(c, r, 504, "timeout", m);
         } else {
-            snprintf(m, sizeof m, "pod %s failed before answering: %s", r->pod, msg);
+            snprintf(m, sizeof m, "pod %.200s failed before answering: %.500s", r->pod, msg);
             *rc = send_error(c, r, 502, "upstream_failed", m);
         }
         return FWD_DONE;
@@ -265,8 +265,8 @@ static fwd_next forward(gateway *g, struct MHD_Connection *c, gwreq *r, const ch
             *rc = MHD_NO;
             r->status = 499;
         } else if (rr != FM_UP_OK) {
-            char m[700];
-            snprintf(m, sizeof m, "pod %s failed while answering: %s", r->pod, msg);
+            char m[1024];
+            snprintf(m, sizeof m, "pod %.200s failed while answering: %.500s", r->pod, msg);
             *rc = send_error(c, r, 502, "upstream_failed", m);
         } else {
             *rc = send_body(c, r, (unsigned)st, type, b.data ? b.data : "", b.len, qid);

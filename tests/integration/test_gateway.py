@@ -86,7 +86,7 @@ class Gateway(Server):
         self.log_path = os.path.join(state, "gateway.log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen([binary(), "gateway"] + args, stdout=self.log, stderr=subprocess.STDOUT,
-                                     env=env(sandboxed=False, FEATHERMAN_LOG_LEVEL="debug"))
+                                     env=env(sandboxed=False))
         self.wait_ready()
 
     def metrics(self):

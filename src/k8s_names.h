@@ -16,7 +16,9 @@
  *   FM_QUERY_TOKENS_SECRET); every key's value is one valid token (rotation: add a key, then remove
  *   the old one; no restart).
  * Job fallback: a Job labelled FM_LABEL_COMPONENT=query-once, FM_LABEL_CATALOG, running
- *   worker serve --once; the gateway calls its pod like a pool pod. */
+ *   worker serve --once; the gateway calls its pod like a pool pod (managed-by FM_MANAGED_BY_GATEWAY).
+ * File-backed catalogs (sqlite/duckdb metadata): the catalog's volume is the claim named
+ *   <catalog>FM_CATALOG_PVC_SUFFIX, mounted at the worker's state directory. */
 #ifndef FM_K8S_NAMES_H
 #define FM_K8S_NAMES_H
 
@@ -28,6 +30,7 @@
 #define FM_LABEL_COMPONENT "app.kubernetes.io/component"
 #define FM_LABEL_MANAGED_BY "app.kubernetes.io/managed-by"
 #define FM_MANAGED_BY "featherman-operator"
+#define FM_MANAGED_BY_GATEWAY "featherman-gateway"
 #define FM_LABEL_CATALOG "featherman.dev/catalog"
 #define FM_LABEL_TABLE "featherman.dev/table"
 #define FM_LABEL_POOL "featherman.dev/pool"
@@ -46,5 +49,6 @@
 #define FM_INTERNAL_TOKEN_SECRET "featherman-internal-token"
 #define FM_QUERY_TOKENS_SECRET "featherman-query-tokens"
 #define FM_WORKER_PORT 8080
+#define FM_CATALOG_PVC_SUFFIX "-metadata"
 #define FM_DEFAULT_IMAGE "featherman:" FEATHERMAN_VERSION
 #endif

@@ -13,6 +13,7 @@ static const struct {
     {"local", fm_role_local, "run the embedded lakehouse: manifests from a directory, query API on 127.0.0.1"},
     {"worker", fm_role_worker, "worker serve | worker job <op>: the data-plane processes"},
     {"operator", fm_role_operator, "the Kubernetes operator: catalogs, tables and pools from custom resources"},
+    {"gateway", fm_role_gateway, "featherman-query: auth, routing to warm pool pods, queues, Job fallback, streaming"},
 };
 
 static void usage(FILE *to) {

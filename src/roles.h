@@ -5,4 +5,5 @@
 int fm_role_local(int argc, char **argv);
 int fm_role_worker(int argc, char **argv);
 int fm_role_operator(int argc, char **argv);
+int fm_role_gateway(int argc, char **argv);
 #endif

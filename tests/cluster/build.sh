@@ -27,7 +27,7 @@ ETCD_VER=$(modver "$HERE/build/etcd" go.etcd.io/etcd/server/v3)
 K8S_DIR="$CACHE/k8s-$K8S_VER"
 ETCD_DIR="$CACHE/etcd-$ETCD_VER"
 
-export GOTOOLCHAIN=${GOTOOLCHAIN:-local} GOFLAGS="${GOFLAGS:-} -mod=readonly"
+export GOTOOLCHAIN=${GOTOOLCHAIN:-local} GOFLAGS="${GOFLAGS:-} -mod=readonly -buildvcs=false"
 
 build_k8s() {
     local bins="kube-apiserver kube-controller-manager kubectl" b missing=0

@@ -88,7 +88,16 @@ def openssl(*args):
         raise ClusterError(f"openssl {' '.join(args[:2])} failed: {p.stderr.strip()}")
 
 
-def make_cert(name, cn, org=None, sans=None, server=False, client=False):
+def make_ca(name, cn):
+    pki = path("pki")
+    key, crt = os.path.join(pki, f"{name}.key"), os.path.join(pki, f"{name}.crt")
+    openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key)
+    openssl("req", "-x509", "-new", "-key", key, "-subj", f"/CN={cn}", "-days", "3650", "-sha256",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
+            "-out", crt)
+
+
+def make_cert(name, cn, org=None, sans=None, server=False, client=False, ca="ca"):
     pki = path("pki")
     key, csr, crt, ext = (os.path.join(pki, f"{name}.{e}") for e in ("key", "csr", "crt", "ext"))
     openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key)
@@ -100,7 +109,7 @@ def make_cert(name, cn, org=None, sans=None, server=False, client=False):
         f.write(f"extendedKeyUsage={','.join(usages)}\n")
         if sans:
             f.write("subjectAltName=" + ",".join(sans) + "\n")
-    openssl("x509", "-req", "-in", csr, "-CA", os.path.join(pki, "ca.crt"), "-CAkey", os.path.join(pki, "ca.key"),
+    openssl("x509", "-req", "-in", csr, "-CA", os.path.join(pki, f"{ca}.crt"), "-CAkey", os.path.join(pki, f"{ca}.key"),
             "-CAcreateserial", "-days", "3650", "-sha256", "-extfile", ext, "-out", crt)
     os.unlink(csr)
     os.unlink(ext)
@@ -108,13 +117,10 @@ def make_cert(name, cn, org=None, sans=None, server=False, client=False):
 
 
 def make_pki():
-    pki = path("pki")
-    os.makedirs(pki, exist_ok=True)
-    ca_key, ca_crt = os.path.join(pki, "ca.key"), os.path.join(pki, "ca.crt")
-    openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", ca_key)
-    openssl("req", "-x509", "-new", "-key", ca_key, "-subj", "/CN=featherman-test-ca", "-days", "3650", "-sha256",
-            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
-            "-out", ca_crt)
+    os.makedirs(path("pki"), exist_ok=True)
+    make_ca("ca", "featherman-test-ca")
+    make_ca("front-proxy-ca", "featherman-test-front-proxy-ca")  # the aggregation layer's request-header CA
+    make_cert("front-proxy-client", "front-proxy-client", client=True, ca="front-proxy-ca")
     make_cert("apiserver", "kube-apiserver", server=True,
               sans=["IP:127.0.0.1", "IP:10.96.0.1", "DNS:localhost", "DNS:kubernetes", "DNS:kubernetes.default",
                     "DNS:kubernetes.default.svc", "DNS:kubernetes.default.svc.cluster.local"])
@@ -123,6 +129,7 @@ def make_pki():
     make_cert("apiserver-kubelet-client", "kube-apiserver-kubelet-client", client=True)
     make_cert("controller-manager", "system:kube-controller-manager", client=True)
     # the service-account token signing key pair
+    pki = path("pki")
     openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", os.path.join(pki, "sa.key"))
     openssl("pkey", "-in", os.path.join(pki, "sa.key"), "-pubout", "-out", os.path.join(pki, "sa.pub"))
 
@@ -251,7 +258,8 @@ def wait_until(what, fn, timeout, procs=()):
         except Exception as e:  # noqa: BLE001 - keep polling, report the last error
             last = e
         time.sleep(0.2)
-    raise ClusterError(f"timed out after {timeout}s waiting for {what} (last error: {last})")
+    tails = "".join(f"\n--- {name} log (tail):\n{log_tail(name, 15)}" for name, _ in procs)
+    raise ClusterError(f"timed out after {timeout}s waiting for {what} (last error: {last}){tails}")
 
 
 def ssl_context():
@@ -325,6 +333,21 @@ spec:
 
 
 def up(with_runner=True):
+    with locked():
+        for attempt in (1, 2):
+            try:
+                return _up(with_runner)
+            except ClusterError as e:
+                # keep the state dir (its logs say what went wrong), stop what was started
+                for name in ["podrunner", "kube-controller-manager", "kube-apiserver", "etcd"]:
+                    stop(name, grace=5)
+                if attempt == 1 and "address already in use" in str(e):
+                    log("a port was taken between choosing and binding it; starting again")
+                    continue
+                raise ClusterError(f"{e}\n(logs: {path('logs')})") from None
+
+
+def _up(with_runner):
     t0 = time.time()
     info = load_info()
     if running(info):
@@ -334,7 +357,7 @@ def up(with_runner=True):
         return info
     if os.path.exists(STATE):
         log(f"cleaning a stale cluster state in {STATE}")
-        down(quiet=True)
+        _down(quiet=True)
     bins = binaries()
     os.makedirs(STATE, exist_ok=True)
     for d in ("logs", "pids", "pods", "pv", "etcd"):
@@ -374,6 +397,10 @@ def up(with_runner=True):
         "--authorization-mode=Node,RBAC",
         f"--service-cluster-ip-range={SERVICE_CIDR}",
         "--enable-aggregator-routing=true",
+        f"--requestheader-client-ca-file={pki}/front-proxy-ca.crt", "--requestheader-allowed-names=front-proxy-client",
+        "--requestheader-username-headers=X-Remote-User", "--requestheader-group-headers=X-Remote-Group",
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+        f"--proxy-client-cert-file={pki}/front-proxy-client.crt", f"--proxy-client-key-file={pki}/front-proxy-client.key",
         f"--kubelet-certificate-authority={pki}/ca.crt",
         f"--kubelet-client-certificate={pki}/apiserver-kubelet-client.crt",
         f"--kubelet-client-key={pki}/apiserver-kubelet-client.key",
@@ -483,6 +510,11 @@ def kill_pod_processes():
 
 
 def down(quiet=False):
+    with locked():
+        _down(quiet)
+
+
+def _down(quiet):
     for name in ["podrunner", "kube-controller-manager", "kube-apiserver", "etcd"]:
         stop(name)
     kill_pod_processes()
@@ -494,6 +526,19 @@ def down(quiet=False):
         shutil.rmtree(STATE, ignore_errors=True)
     if not quiet:
         log(f"down: stopped and removed {STATE}" if existed else f"down: nothing at {STATE}")
+
+
+class locked:
+    """One `up`/`down` at a time per state dir (a lock file beside it)."""
+
+    def __enter__(self):
+        import fcntl
+        self.f = open(STATE.rstrip("/") + ".lock", "w")
+        fcntl.flock(self.f, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
 
 
 def main(argv):

@@ -36,7 +36,7 @@ IP_PREFIX = os.environ.get("FEATHERMAN_POD_IP_PREFIX", "127.0.0.")
 ALLOW_HOST_IMAGES = os.environ.get("FEATHERMAN_PODRUNNER_ALLOW_HOST_IMAGES") == "1"
 HOST_IMAGE = "busybox-test"
 BACKOFF = float(os.environ.get("FEATHERMAN_PODRUNNER_BACKOFF", "10"))
-PASSENV = ["ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS", "LANG", "TZ"] + \
+PASSENV = ["ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS", "LANG", "TZ", "FEATHERMAN_EXTENSION_DIR"] + \
     [v for v in os.environ.get("FEATHERMAN_PODRUNNER_PASSENV", "").split(",") if v]
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 LEASE_SECONDS = 40
@@ -126,11 +126,14 @@ class IpPool:
         self.used = {}  # ip -> pod uid
         self.next = 2
 
-    def take(self, uid):
+    def take(self, uid, prefer=None):
         with self.lock:
             for ip, owner in self.used.items():
                 if owner == uid:
                     return ip
+            if prefer and prefer.startswith(IP_PREFIX) and prefer not in self.used:
+                self.used[prefer] = uid  # a Pod this runner (or its predecessor) started keeps its address
+                return prefer
             for _ in range(253):
                 n = self.next
                 self.next = 2 if self.next >= 254 else self.next + 1
@@ -755,7 +758,7 @@ class PodWorker(threading.Thread):
         os.makedirs(self.rootfs, exist_ok=True)
         with open(uid_file, "w") as f:
             f.write(self.uid)
-        self.ip = "127.0.0.1" if self.pod["spec"].get("hostNetwork") else self.r.ips.take(self.uid)
+        self.ip = "127.0.0.1" if self.pod["spec"].get("hostNetwork") else self.r.ips.take(self.uid, (self.pod.get("status") or {}).get("podIP"))
         self.start_time = now()
         self.started = time.time()
         for c in self.inits + self.containers:  # image check first: a bad image fails fast
@@ -791,6 +794,9 @@ class PodWorker(threading.Thread):
                     c.state = {"waiting": {"reason": e.reason, "message": e.message}}
                 self.write_status()
                 self.deleting.wait(2)
+        if self.inits:
+            for c in self.containers:
+                c.state = {"waiting": {"reason": "PodInitializing"}}
         self.write_status()
         # 2. init containers, one after the other
         for c in self.inits:
@@ -1126,6 +1132,13 @@ class Runner:
         if m.get("deletionTimestamp"):
             w.deleting.set()
 
+    def safe_handle(self, typ, pod):
+        try:
+            self.handle(typ, pod)
+        except Exception:  # noqa: BLE001 - one odd Pod must not stop the runner
+            log.exception("handling %s of pod %s/%s", typ, pod.get("metadata", {}).get("namespace"),
+                          pod.get("metadata", {}).get("name"))
+
     def cleanup_workers(self):
         for uid in [u for u, w in self.workers.items() if w.finished and u not in self.pods]:
             del self.workers[uid]
@@ -1137,9 +1150,9 @@ class Runner:
                 seen = set()
                 for p in lst.get("items", []):
                     seen.add(p["metadata"]["uid"])
-                    self.handle("ADDED", p)
+                    self.safe_handle("ADDED", p)
                 for uid in [u for u in list(self.pods) if u not in seen]:
-                    self.handle("DELETED", self.pods[uid])
+                    self.safe_handle("DELETED", self.pods[uid])
                 rv = lst["metadata"]["resourceVersion"]
                 while not self.stop.is_set():
                     for ev in self.api.watch("/api/v1/pods", rv):
@@ -1150,7 +1163,7 @@ class Runner:
                             raise ApiError(obj.get("code", 500), obj.get("message", "watch error"))
                         rv = obj["metadata"]["resourceVersion"]
                         if ev["type"] != "BOOKMARK":
-                            self.handle(ev["type"], obj)
+                            self.safe_handle(ev["type"], obj)
                     self.cleanup_workers()
             except ApiError as e:
                 if e.code != 410:

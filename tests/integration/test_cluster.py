@@ -336,12 +336,17 @@ def test_a_restarted_runner_takes_its_pods_back(kube_cluster):
     kc.core.create_namespaced_pod(ns, shell_pod("p", "echo up; exec sleep 300", restartPolicy="Always"))
     kc.wait(lambda: phase(kc, ns, "p") == "Running", 30, "the pod to run")
     old_pid = kc.pod_pid(ns, "p", "main")
+    old_ip = kc.core.read_namespaced_pod("p", ns).status.pod_ip
     cluster.start_runner(kc.info, env_extra=fixture._runner_env())  # stops the runner (and its pods), starts anew
     assert not pid_alive(old_pid)
     kc.wait(lambda: kc.pod_pid(ns, "p", "main") != old_pid and pid_alive(kc.pod_pid(ns, "p", "main")), 30,
             "the new runner to start the container again")
     kc.wait(lambda: phase(kc, ns, "p") == "Running" and kc.core.read_namespaced_pod("p", ns).status.container_statuses[0].ready,
             30, "the pod to be running and ready again")
+    st = kc.core.read_namespaced_pod("p", ns).status
+    assert st.pod_ip == old_ip
+    assert st.container_statuses[0].state.running.started_at.timestamp() > time.time() - 30
+    assert "status update failed" not in kc.runner_log()
     kc.core.delete_namespaced_pod("p", ns)
     kc.wait(lambda: gone(kc, ns, "p"), 30, "the pod to be removed")
 
@@ -454,3 +459,38 @@ def test_deployment_rolls_out_and_scales(kube_cluster):
     assert len(ips) == 2
     apps.patch_namespaced_deployment_scale("d", ns, {"spec": {"replicas": 1}})
     kc.wait(lambda: len(kc.core.list_namespaced_pod(ns).items) == 1, 60, "one pod left")
+
+
+def test_init_containers_run_first(kube_cluster):
+    kc = kube_cluster
+    ns = kc.namespace("init")
+    shared = [{"name": "d", "mountPath": "/work"}]
+    pod = shell_pod("p", "cat $FEATHERMAN_ROOT/work/greeting", volumeMounts=shared, volumes=[{"name": "d", "emptyDir": {}}])
+    pod["spec"]["initContainers"] = [
+        {"name": "one", "image": "busybox-test", "command": ["/bin/sh", "-c", "echo hello > $FEATHERMAN_ROOT/work/greeting"],
+         "volumeMounts": shared},
+        {"name": "two", "image": "busybox-test", "command": ["/bin/sh", "-c", "echo world >> $FEATHERMAN_ROOT/work/greeting"],
+         "volumeMounts": shared}]
+    kc.core.create_namespaced_pod(ns, pod)
+    kc.wait(lambda: phase(kc, ns, "p") == "Succeeded", 30, "the pod to succeed")
+    assert kc.pod_log(ns, "p", "main").endswith("hello\nworld\n")
+    st = kc.core.read_namespaced_pod("p", ns).status
+    assert [s.state.terminated.reason for s in st.init_container_statuses] == ["Completed", "Completed"]
+    assert any(c.type == "Initialized" and c.status == "True" for c in st.conditions)
+
+    bad = shell_pod("bad", "echo never")
+    bad["spec"]["initContainers"] = [{"name": "fail", "image": "busybox-test", "command": ["/bin/sh", "-c", "exit 7"]}]
+    kc.core.create_namespaced_pod(ns, bad)
+    kc.wait(lambda: phase(kc, ns, "bad") == "Failed", 30, "the pod to fail")
+    st = kc.core.read_namespaced_pod("bad", ns).status
+    assert st.init_container_statuses[0].state.terminated.exit_code == 7
+    assert kc.pod_log(ns, "bad", "main") == ""
+    assert st.container_statuses[0].state.waiting.reason == "PodInitializing"
+
+
+def test_missing_binaries_are_a_clear_error(monkeypatch):
+    import cluster
+    monkeypatch.setenv("FEATHERMAN_K8S_BIN_DIR", "/nonexistent/k8s/bin")
+    with pytest.raises(cluster.ClusterError, match=r"kube-apiserver binary missing at /nonexistent/k8s/bin/kube-apiserver: "
+                                                   r"run scripts/bootstrap.sh --test"):
+        cluster.binaries()

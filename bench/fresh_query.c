@@ -1,7 +1,7 @@
 /* bench/fresh_query: the baseline for featherman's warm query path — one whole fresh DuckDB
  * process per query.
  *
- *   fresh_query [-L] [-v] [-r N] STATE_DIR CATALOG SQL
+ *   fresh_query [-L] [-v] [-P] [-r N] STATE_DIR CATALOG SQL
  *
  * Opens an in-memory DuckDB with the pinned offline extensions (extension_directory from the
  * build's cache, auto-install and auto-load off, as featherman's engine does), LOADs ducklake and
@@ -11,7 +11,9 @@
  * With -L it skips the LOAD/ATTACH (for queries such as SELECT 1 that need no lake); with -v it
  * prints the time of each step (open, each LOAD, ATTACH, the query) to stderr; with -r N it then
  * runs SQL N more times on the same connection and prints, instead of the result, the warm
- * in-process latency (p50/p90/p99/mean in microseconds): DuckDB's own cost for the query. */
+ * in-process latency (p50/p90/p99/mean in microseconds): DuckDB's own cost for the query. With -P
+ * SQL runs as featherman's query path does, duckdb_prepare then duckdb_execute_prepared (two
+ * auto-commit transactions) instead of one duckdb_query. */
 #include <duckdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int verbose;
+static int verbose, prepared;
 
 static double now_ms(void) {
     struct timespec ts;
@@ -27,15 +29,31 @@ static double now_ms(void) {
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* print: 1 the result, 0 nothing, -1 nothing and never prepared (set-up statements) */
 static int run(duckdb_connection con, const char *sql, int print) {
     double t0 = now_ms();
     duckdb_result r;
-    if (duckdb_query(con, sql, &r) == DuckDBError) {
+    duckdb_prepared_statement ps = NULL;
+    if (prepared && print >= 0) {
+        duckdb_state st = duckdb_prepare(con, sql, &ps);
+        if (st == DuckDBError) {
+            fprintf(stderr, "fresh_query: %s: %s\n", sql, duckdb_prepare_error(ps));
+            duckdb_destroy_prepare(&ps);
+            return -1;
+        }
+        st = duckdb_execute_prepared(ps, &r);
+        duckdb_destroy_prepare(&ps);
+        if (st == DuckDBError) {
+            fprintf(stderr, "fresh_query: %s: %s\n", sql, duckdb_result_error(&r));
+            duckdb_destroy_result(&r);
+            return -1;
+        }
+    } else if (duckdb_query(con, sql, &r) == DuckDBError) {
         fprintf(stderr, "fresh_query: %s: %s\n", sql, duckdb_result_error(&r));
         duckdb_destroy_result(&r);
         return -1;
     }
-    if (print) {
+    if (print > 0) {
         idx_t cols = duckdb_column_count(&r), rows = duckdb_row_count(&r);
         for (idx_t c = 0; c < cols; c++) printf("%s%s", c ? "," : "", duckdb_column_name(&r, c));
         printf("\n");
@@ -76,8 +94,9 @@ static int repeat_query(duckdb_connection con, const char *sql, int n) {
 
 int main(int argc, char **argv) {
     int attach = 1, repeat = 0, c;
-    while ((c = getopt(argc, argv, "Lvr:")) != -1) {
+    while ((c = getopt(argc, argv, "LvPr:")) != -1) {
         if (c == 'L') attach = 0;
+        else if (c == 'P') prepared = 1;
         else if (c == 'v') verbose = 1;
         else if (c == 'r') repeat = atoi(optarg);
         else goto usage;
@@ -113,7 +132,7 @@ int main(int argc, char **argv) {
                  "ATTACH 'ducklake:sqlite:%s/%s/metadata.sqlite' AS \"%s\" (DATA_PATH '%s/%s/data/', READ_ONLY); "
                  "USE \"%s\"",
                  state, catalog, catalog, state, catalog, catalog);
-        rc = run(con, "LOAD ducklake", 0) || run(con, "LOAD sqlite_scanner", 0) || run(con, q, 0);
+        rc = run(con, "LOAD ducklake", -1) || run(con, "LOAD sqlite_scanner", -1) || run(con, q, -1);
     }
     if (!rc) rc = run(con, sql, !repeat);
     if (!rc && repeat > 0) rc = repeat_query(con, sql, repeat);
@@ -121,6 +140,6 @@ int main(int argc, char **argv) {
     duckdb_close(&db);
     return rc ? 1 : 0;
 usage:
-    fprintf(stderr, "usage: fresh_query [-L] [-v] [-r N] STATE_DIR CATALOG SQL\n");
+    fprintf(stderr, "usage: fresh_query [-L] [-v] [-P] [-r N] STATE_DIR CATALOG SQL\n");
     return 2;
 }

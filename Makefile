@@ -3,6 +3,7 @@
 #   make            build/featherman
 #   make asan       build/asan/featherman (AddressSanitizer + UndefinedBehaviorSanitizer)
 #   make unit       build/unit_tests (C unit tests; run it to test)
+#   make bench      build/bench/latency, build/bench/fresh_query (bench/run.sh runs them)
 #   make clean
 -include build/config.mk
 ifndef DUCKDB_DIR
@@ -39,7 +40,7 @@ NACFLAGS := -O2 -g -fPIC -w -DNANOARROW_NAMESPACE=FeathermanArrow -I$(CURDIR)/bu
            -I$(NANOARROW_DIR)/arrow-nanoarrow/src -I$(NANOARROW_DIR)/flatcc/include
 NACONFIG := build/nanoarrow/include/nanoarrow/nanoarrow_config.h
 
-.PHONY: all asan unit clean fuzz
+.PHONY: all asan unit clean fuzz bench
 all: build/featherman
 asan: build/asan/featherman build/asan/unit_tests
 unit: build/unit_tests
@@ -84,6 +85,15 @@ build/asan/uobj/%.o: tests/unit/%.c $(NACONFIG)
 build/asan/unit_tests: $(AUOBJS) $(filter-out build/asan/obj/main.o,$(AOBJS)) build/nanoarrow/libnanoarrow.a
 	$(CC) $(SAN) -o $@ $^ $(LIBS)
 
+# benchmark programs (bench/run.sh)
+bench: build/bench/latency build/bench/fresh_query
+build/bench/latency: bench/latency.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(OPT) -o $@ $< $(shell pkg-config --cflags --libs libcurl)
+build/bench/fresh_query: bench/fresh_query.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(OPT) $(INC) $(DEFS) -o $@ $< -L$(DUCKDB_DIR)/lib -Wl,-rpath,$(DUCKDB_DIR)/lib -lduckdb
+
 # libFuzzer target for the SQL guard's lexer (clang only; skipped where clang is missing).
 # FUZZ_SECONDS bounds the run.
 FUZZ_SECONDS ?= 60
@@ -97,6 +107,6 @@ fuzz:
 	else echo "fuzz: clang not found, skipped"; fi
 
 clean:
-	rm -rf build/obj build/uobj build/asan build/featherman build/unit_tests build/nanoarrow
+	rm -rf build/obj build/uobj build/asan build/featherman build/unit_tests build/nanoarrow build/bench
 
 -include $(OBJS:.o=.d) $(UOBJS:.o=.d) $(AOBJS:.o=.d) $(AUOBJS:.o=.d)

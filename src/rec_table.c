@@ -287,6 +287,12 @@ long fm_reconcile_table(fm_operator *op, const char *ns, const char *name) {
         json_decref(report);
     }
     json_object_set_new(c.status, "observedGeneration", json_integer(c.gen));
+    if (!fm_cond_true(c.conds, "Applied")) { /* refused for this generation: stays as it was until the spec changes */
+        json_t *a = fm_cond_get(c.conds, "Applied");
+        fm_cond_set(c.conds, "Ready", false, "ChangeRefused", a ? fm_jstr(a, "message") : "the change was refused", c.gen);
+        next = finish(&c, "Failed", 0);
+        goto out;
+    }
     fm_cond_set(c.conds, "Ready", true, "Ready", "the table matches its spec", c.gen);
 
     long mat = materialize(&c, &s);

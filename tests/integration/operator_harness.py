@@ -52,8 +52,23 @@ class Operator:
         self.log.close()
         return self.proc.returncode
 
+    def add_pv(self):
+        """One more hostPath PersistentVolume: the cluster starts with a few, and every file-backed
+        catalog binds one (retained ones stay bound), so each test catalog brings its own."""
+        import uuid
+        name = f"fm-test-pv-{uuid.uuid4().hex[:8]}"
+        d = os.path.join(self.kc.state, "pv", name)
+        os.makedirs(d, exist_ok=True)
+        self.kc.core.create_persistent_volume({
+            "apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name},
+            "spec": {"capacity": {"storage": "10Gi"}, "accessModes": ["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany"],
+                     "persistentVolumeReclaimPolicy": "Retain", "storageClassName": "standard",
+                     "hostPath": {"path": d, "type": "DirectoryOrCreate"}}})
+
     # custom resources ---------------------------------------------------------------
     def create(self, ns, obj):
+        if obj["kind"] == "DuckLakeCatalog" and obj["spec"].get("metadata", {}).get("type", "sqlite") != "postgres":
+            self.add_pv()
         return self.custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL[obj["kind"]], obj)
 
     def get(self, ns, kind, name):

@@ -4,6 +4,9 @@
 #include <string.h>
 
 struct fm_run {
+    duckdb_connection con;
+    int txn;   /* we opened a transaction around a single statement: commit it at the end */
+    int multi; /* several statements: whatever transaction they left open is rolled back */
     duckdb_result result;
     int has_result;
     fm_encoder *enc;
@@ -55,6 +58,16 @@ fm_run *fm_run_start(duckdb_connection con, const fm_sqlguard *guard, const char
         return NULL;
     }
     fm_run *r = calloc(1, sizeof *r);
+    r->con = con;
+    r->multi = n > 1;
+    /* One statement runs in an explicit transaction: in auto-commit mode DuckDB's prepare and
+     * execute would each be a transaction of their own, and each reads the DuckLake metadata
+     * (about 2 ms per query against a SQLite catalog). */
+    if (n == 1) {
+        duckdb_result tr;
+        r->txn = duckdb_query(con, "BEGIN TRANSACTION", &tr) == DuckDBSuccess;
+        duckdb_destroy_result(&tr);
+    }
     for (idx_t i = 0; i < n; i++) {
         duckdb_prepared_statement prep = NULL;
         if (duckdb_prepare_extracted_statement(con, stmts, i, &prep) == DuckDBError) {
@@ -124,6 +137,16 @@ int fm_run_next(fm_run *r, fm_buf *out, fm_err *err) {
     if (!chunk) {
         if (!r->exhausted && duckdb_result_error(&r->result)) return result_error(&r->result, err);
         r->exhausted = 1;
+        if (r->txn) { /* a failed commit (a write conflict, the store refusing) must reach the client */
+            duckdb_result cr;
+            r->txn = 0;
+            if (duckdb_query(r->con, "COMMIT", &cr) == DuckDBError) {
+                result_error(&cr, err);
+                duckdb_destroy_result(&cr);
+                return -1;
+            }
+            duckdb_destroy_result(&cr);
+        }
         r->done = 1;
         return fm_encoder_end(r->enc, out, err) ? -1 : 0;
     }
@@ -140,5 +163,10 @@ void fm_run_free(fm_run *r) {
     if (r->pending) duckdb_destroy_data_chunk(&r->pending);
     if (r->enc) fm_encoder_free(r->enc);
     if (r->has_result) duckdb_destroy_result(&r->result);
+    if (r->txn || r->multi) { /* not finished, failed, or several statements: leave no transaction open */
+        duckdb_result rr;
+        duckdb_query(r->con, "ROLLBACK", &rr);
+        duckdb_destroy_result(&rr);
+    }
     free(r);
 }

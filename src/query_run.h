@@ -4,7 +4,10 @@
  * streaming API (pending result) and fetches its first chunk — so every error a query can have
  * before its first row (syntax, binding, permissions, a failing first chunk) is reported before
  * any byte is sent. fm_run_next then appends the next encoded piece: 1 = more to come,
- * 0 = finished (end-of-stream written), -1 = failed mid-stream (err set). */
+ * 0 = finished (end-of-stream written), -1 = failed mid-stream (err set).
+ * A single statement runs in one explicit transaction committed before the end of the stream
+ * (so a failing commit is a visible error); fm_run_free rolls back anything left open — also
+ * what a multi-statement request left — so no transaction outlives its request on a slot. */
 #ifndef FM_QUERY_RUN_H
 #define FM_QUERY_RUN_H
 #include <duckdb.h>

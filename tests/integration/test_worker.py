@@ -120,15 +120,15 @@ def test_serve_answers_409_when_its_slot_is_busy_and_read_only_refuses_writes(mi
         th = threading.Thread(target=lambda: out.setdefault(
             "r", srv.query("SELECT max(hash(range)) FROM range(3000000000)")))
         th.start()
-        busy = None
-        while th.is_alive():  # the long query holds the only slot: another one is turned away
-            busy = srv.query("SELECT 1")
-            if busy.status_code != 200:
-                break
-            time.sleep(0.02)
+        import requests
+        deadline = time.time() + 30  # wait until the long query holds the only slot
+        while requests.get(srv.url + "/status", timeout=5).json()["busy"] < 1:
+            assert time.time() < deadline and th.is_alive(), "the long query never took the slot"
+            time.sleep(0.01)
+        busy = srv.query("SELECT 1")  # another one is turned away
         th.join()
+        assert out["r"].status_code == 200, out["r"].text
         assert busy is not None and busy.status_code == 409, busy.text
-        assert out["r"].status_code == 200
         st = srv.query  # noqa
         import requests
         status = requests.get(srv.url + "/status", timeout=5).json()

@@ -178,7 +178,21 @@ out:
     return rc;
 }
 
-static void report(json_t *r, const fm_err *err) {
+/* The termination-message file, opened before the sandbox is applied (a confined process could
+ * no longer open it): $FEATHERMAN_TERMINATION_LOG, else /dev/termination-log when writable. */
+static FILE *open_termination_log(void) {
+    char *path = fm_host_path(getenv("FEATHERMAN_TERMINATION_LOG"));
+    if (!path) {
+        char *dflt = fm_host_path("/dev/termination-log");
+        if (access(dflt, W_OK) == 0) path = dflt;
+        else free(dflt);
+    }
+    FILE *f = path ? fopen(path, "w") : NULL;
+    free(path);
+    return f;
+}
+
+static void report(json_t *r, const fm_err *err, FILE *term) {
     if (!r) {
         r = json_object();
         json_t *e = json_object();
@@ -189,21 +203,11 @@ static void report(json_t *r, const fm_err *err) {
     char *text = json_dumps(r, JSON_COMPACT);
     printf("%s\n", text);
     fflush(stdout);
-    char *path = fm_host_path(getenv("FEATHERMAN_TERMINATION_LOG"));
-    if (!path) {
-        char *dflt = fm_host_path("/dev/termination-log");
-        if (access(dflt, W_OK) == 0) path = dflt;
-        else free(dflt);
+    if (term) {
+        /* Kubernetes keeps at most 4 KiB of a termination message */
+        fprintf(term, "%.4000s", text);
+        fclose(term);
     }
-    if (path) {
-        FILE *f = fopen(path, "w");
-        if (f) {
-            /* Kubernetes keeps at most 4 KiB of a termination message */
-            fprintf(f, "%.4000s", text);
-            fclose(f);
-        }
-    }
-    free(path);
     free(text);
     json_decref(r);
 }
@@ -219,11 +223,13 @@ static int job(const worker_opts *o, const char *op) {
     fm_engine *e = NULL;
     json_t *r = NULL;
     char *dest = NULL;
+    FILE *term = open_termination_log();
     int is_init = !strcmp(op, "init"), is_ddl = !strcmp(op, "ddl"), is_mat = !strcmp(op, "materialize");
     int is_report = !strcmp(op, "report"), is_drop = !strcmp(op, "drop"), is_destroy = !strcmp(op, "destroy");
     if (!is_init && !is_ddl && !is_mat && !is_report && !is_drop && !is_destroy) {
         fprintf(stderr, "featherman worker job: unknown operation \"%s\" (init, ddl, materialize, report, drop, "
                         "destroy)\n", op);
+        if (term) fclose(term);
         return 2;
     }
     if (!is_init && !is_destroy) {
@@ -259,7 +265,7 @@ static int job(const worker_opts *o, const char *op) {
         fm_op_materialize(e, fm_engine_slot(e, 0), &ts, dest, &r, &err);
     }
 done:
-    report(r, &err);
+    report(r, &err, term);
     if (e) fm_engine_close(e);
     fm_catalog_spec_free(&cs);
     if (have_table) fm_table_spec_free(&ts);

@@ -15,10 +15,21 @@ static void say(char *why, size_t n, const char *fmt, const char *a, const char 
     if (why && n) snprintf(why, n, fmt, a, b);
 }
 
-/* is the named Job present and not finished? */
-static bool job_active(fm_operator *op, const char *ns, const char *name) {
-    json_t *j = kube_informer_get(op->jobs, ns, name);
-    if (!j) return false;
+/* is the named Job present and not finished? Asked of the API server, not the cache: a Job
+ * created a moment ago may not be in the informer yet, and taking its lock would let two
+ * writers run at once. A holder that does not exist yet but took the lock less than
+ * LOCK_GRACE_S ago counts as active (the lock is taken just before its Job is created). */
+#define LOCK_GRACE_S 30
+static bool job_active(fm_operator *op, const char *ns, const char *name, const json_t *lease) {
+    json_t *j = NULL;
+    fm_err err;
+    kube_status st = {0};
+    if (kube_get_ex(op->kube, &KUBE_RES_JOBS, ns, name, &j, &st, &err)) {
+        if (st.http != 404) return true; /* unknown: stay on the safe side */
+        const char *at = fm_jstr(lease, "spec.acquireTime");
+        double t = at ? kube_parse_time(at) : 0;
+        return t > 0 && (double)time(NULL) - t < LOCK_GRACE_S;
+    }
     bool done = false;
     size_t i;
     json_t *c;
@@ -67,7 +78,7 @@ static int lock_acquire(fm_operator *op, const char *ns, const char *catalog, co
     int result;
     if (h && !strcmp(h, holder)) {
         result = 1;
-    } else if (h && *h && job_active(op, ns, h)) {
+    } else if (h && *h && job_active(op, ns, h, cur)) {
         say(why, nwhy, "waiting for Job %s, which holds the write lock of catalog %s", h, catalog);
         result = 0;
     } else {

@@ -31,7 +31,8 @@ def lake_duckdb(kc, ns, cat, minio, bucket, prefix="lake", read_only=True):
     con.execute(f"CREATE SECRET (TYPE s3, KEY_ID '{MinIO.ACCESS_KEY}', SECRET '{MinIO.SECRET_KEY}', "
                 f"ENDPOINT '{minio.endpoint}', USE_SSL false, URL_STYLE 'path')")
     ro = ", READ_ONLY" if read_only else ""
-    con.execute(f"ATTACH 'ducklake:sqlite:{meta}' AS lk (DATA_PATH 's3://{bucket}/{prefix}/'{ro})")
+    data = f"s3://{bucket}/" + (f"{prefix}/" if prefix else "")
+    con.execute(f"ATTACH 'ducklake:sqlite:{meta}' AS lk (DATA_PATH '{data}'{ro})")
     return con
 
 

@@ -1,0 +1,53 @@
+"""Two operator replicas: one leads (the Lease), the other waits; when the leader dies without
+releasing the Lease, the standby takes over after it expires and reconciles."""
+import os
+import signal
+import sys
+import time
+import uuid
+
+import requests
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "cluster"))
+from fixture import kube_cluster  # noqa: E402,F401
+from operator_harness import Operator, catalog, s3_secret, wait_for  # noqa: E402
+
+
+def leader_metric(op):
+    try:
+        m = requests.get(f"http://127.0.0.1:{op.port}/metrics", timeout=2).text
+    except requests.RequestException:
+        return None
+    for line in m.splitlines():
+        if line.startswith("featherman_operator_leader "):
+            return int(line.split()[1])
+    return None
+
+
+def test_standby_takes_over_when_the_leader_dies(kube_cluster, minio):
+    a = Operator(kube_cluster)
+    b = None
+    try:
+        wait_for(lambda: leader_metric(a) == 1, 60, "the first operator to lead")
+        b = Operator(kube_cluster)
+        wait_for(lambda: leader_metric(b) == 0, 30, "the second operator to stand by")
+        time.sleep(3)
+        assert leader_metric(b) == 0 and leader_metric(a) == 1
+        a.proc.send_signal(signal.SIGKILL)  # no release: the standby must wait for the lease to expire
+        a.proc.wait()
+        t0 = time.time()
+        wait_for(lambda: leader_metric(b) == 1, 60, "the standby to take over")
+        took = time.time() - t0
+        assert took < 40, took
+        ns = kube_cluster.namespace("lead")
+        kube_cluster.core.create_namespaced_secret(ns, s3_secret())
+        bucket = f"ld-{uuid.uuid4().hex[:8]}"
+        minio.make_bucket(bucket)
+        b.create(ns, catalog("after", minio, bucket))
+        b.wait_condition(ns, "DuckLakeCatalog", "after", "Ready", timeout=180)
+    finally:
+        if b:
+            rc = b.stop()
+            assert rc == 0, b.logs()[-4000:]
+        a.stop()

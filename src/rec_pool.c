@@ -340,7 +340,8 @@ static long scale(pool_ctx *c, const fm_pool_spec *ps, json_t *cat_obj, const fm
     if (created) {
         snprintf(msg, sizeof msg, "created %d pod(s): %d → %d (busy %d of %d ready, queue %d)", created, d.current,
                  d.current + created, d.busy, d.busy + d.idle, queue);
-        event(c, "Normal", !strcmp(d.reason, "ScaleUp") ? "ScaleUp" : "PodsCreated", msg);
+        /* ScaleUp is growth above minSize; filling the floor or replacing a pod is not */
+        event(c, "Normal", !strcmp(d.reason, "ScaleUp") && d.current >= ps->min_size ? "ScaleUp" : "PodsCreated", msg);
     }
     if (drains[FM_POD_DRAIN_SCALE_DOWN] || drains[FM_POD_DRAIN_IDLE]) {
         snprintf(msg, sizeof msg, "draining %d pod(s) (%s): %d idle, %d busy; deleted once idle",

@@ -289,8 +289,8 @@ def test_read_only_pool_refuses_writes(lake):
     p = ready_pods(e, "lake-ro")[0]
     assert "--read-only" in p.spec.containers[0].args
     r = q(e, "INSERT INTO orders VALUES (5000, 'xx')")
-    assert r.status_code == 400, r.text
-    assert "read" in r.text.lower() and "only" in r.text.lower(), r.text
+    assert r.status_code == 403 and r.json()["error"]["code"] == "refused", r.text
+    assert "read-only" in r.json()["error"]["message"], r.text
     r = q(e, "SELECT count(*) AS n FROM orders", fmt="ndjson")
     assert r.status_code == 200 and json.loads(r.text) == {"n": 1000}, r.text
     assert r.headers["X-Featherman-Pod"] == p.metadata.name

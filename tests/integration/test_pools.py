@@ -106,7 +106,11 @@ def test_pool_refused_on_duckdb_metadata_and_waits_for_its_catalog(lake, minio):
     e = lake
     bucket = f"pool-{uuid.uuid4().hex[:8]}"
     minio.make_bucket(bucket)
-    e.op.create(e.ns, catalog("duck", minio, bucket, metadata={"type": "duckdb"}))
+    duck = catalog("duck", minio, bucket, metadata={"type": "duckdb"})
+    # paused: the operator leaves the catalog alone (no volume: the test cluster has few PVs);
+    # the pool is refused on the catalog's spec alone
+    duck["metadata"]["annotations"] = {"featherman.dev/reconcile": "paused"}
+    e.op.create(e.ns, duck)
     e.op.create(e.ns, pool("duck-pool", "duck"))
     c = e.op.wait_condition(e.ns, "DuckLakePool", "duck-pool", "Ready", status="False",
                             reason="UnsupportedMetadataBackend")

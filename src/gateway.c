@@ -165,6 +165,72 @@ static void resync_pools(gateway *g) {
     json_decref(all);
 }
 
+/* ---- queue length for the operator's autoscaler (k8s_names.h: FM_ANNOT_QUEUE_LENGTH) ---------- */
+
+#define QUEUE_REPORT_MAX 256
+#define QUEUE_REFRESH_MS 5000 /* a non-empty queue is re-reported so the operator sees it is fresh */
+typedef struct {
+    char pool[254];
+    int queued;
+    int64_t at_ms;
+} queue_report;
+static queue_report reports[QUEUE_REPORT_MAX];
+static size_t nreports;
+typedef struct {
+    char pool[254];
+    int queued;
+} queue_seen;
+typedef struct {
+    queue_seen v[QUEUE_REPORT_MAX];
+    size_t n;
+} queue_seen_list;
+
+static void collect_queue(void *ud, const char *pool, const char *catalog, int queued, int routable, int inflight) {
+    (void)catalog, (void)routable, (void)inflight;
+    queue_seen_list *l = ud;
+    if (l->n == QUEUE_REPORT_MAX) return;
+    snprintf(l->v[l->n].pool, sizeof l->v[l->n].pool, "%s", pool);
+    l->v[l->n++].queued = queued;
+}
+
+/* annotates each pool whose queue changed (or is non-empty and last reported long ago); the
+ * operator reads it when fresh. Called from the main loop (one thread). */
+static void report_queues(gateway *g) {
+    static queue_seen_list seen;
+    seen.n = 0;
+    fm_router_each_pool(g->router, collect_queue, &seen);
+    int64_t now = fm_wall_ms();
+    for (size_t i = 0; i < seen.n; i++) {
+        queue_report *r = NULL;
+        for (size_t k = 0; k < nreports; k++)
+            if (!strcmp(reports[k].pool, seen.v[i].pool)) r = &reports[k];
+        if (!r) {
+            if (nreports == QUEUE_REPORT_MAX) continue;
+            r = &reports[nreports++];
+            snprintf(r->pool, sizeof r->pool, "%s", seen.v[i].pool);
+            r->queued = 0; /* nothing to say about a pool that never had a queue */
+            r->at_ms = now;
+        }
+        if (r->queued == seen.v[i].queued && (seen.v[i].queued == 0 || now - r->at_ms < QUEUE_REFRESH_MS)) continue;
+        char n[16], at[32];
+        snprintf(n, sizeof n, "%d", seen.v[i].queued);
+        snprintf(at, sizeof at, "%lld", (long long)now);
+        json_t *patch = json_pack("{s:{s:{s:s, s:s}}}", "metadata", "annotations", FM_ANNOT_QUEUE_LENGTH, n,
+                                  FM_ANNOT_QUEUE_AT, at);
+        fm_err err;
+        kube_status st = {0};
+        if (kube_patch_ex(g->kc, &RES_POOLS, g->ns, r->pool, NULL, KUBE_PATCH_MERGE, patch, "featherman-gateway", 0, NULL,
+                          &st, &err) == 0 || st.http == 404) {
+            r->queued = seen.v[i].queued;
+            r->at_ms = now;
+        } else {
+            fm_debug("queue length of pool %s: %s", r->pool, err.msg);
+            r->at_ms = now; /* retried after QUEUE_REFRESH_MS at most when non-empty, or on the next change */
+        }
+        json_decref(patch);
+    }
+}
+
 static void pod_add(void *ud, json_t *o) { (void)o, resync_pods(ud); }
 static void pod_upd(void *ud, json_t *a, json_t *b) { (void)a, (void)b, resync_pods(ud); }
 static void pool_add(void *ud, json_t *o) { (void)o, resync_pools(ud); }
@@ -699,7 +765,12 @@ int fm_role_gateway(int argc, char **argv) {
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     struct timespec tick = {0, 200 * 1000000L};
+    int64_t next_report = 0;
     for (;;) {
+        if (fm_now_ms() >= next_report) {
+            report_queues(&g);
+            next_report = fm_now_ms() + 1000;
+        }
         int sig = sigtimedwait(&set, NULL, &tick);
         if (sig == SIGTERM || sig == SIGINT) {
             fm_info("received %s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");

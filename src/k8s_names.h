@@ -11,7 +11,12 @@
  *   token      env FEATHERMAN_TOKEN from Secret FM_INTERNAL_TOKEN_SECRET key "token": only the
  *              gateway holds it (and the operator, to read /status)
  *   draining   annotation FM_ANNOT_DRAINING="true": the gateway sends it nothing new; the operator
- *              deletes it once /status shows busy == 0 (or after maxQueryDuration)
+ *              deletes it once /status shows busy == 0 (or after maxQueryDuration); it writes
+ *              FM_ANNOT_DRAINING_SINCE beside it
+ * Queue length: the gateway annotates each DuckLakePool with FM_ANNOT_QUEUE_LENGTH (queries
+ *   waiting in its FIFO) and FM_ANNOT_QUEUE_AT (Unix ms); the operator's autoscaler counts it when
+ *   fresh. With several gateway replicas the last writer wins (an under-estimate, never stale
+ *   for long).
  * Gateway tokens for clients: Secret named by the gateway's --tokens-secret (default
  *   FM_QUERY_TOKENS_SECRET); every key's value is one valid token (rotation: add a key, then remove
  *   the old one; no restart).
@@ -41,6 +46,10 @@
 #define FM_COMPONENT_ONCE "query-once"
 
 #define FM_ANNOT_DRAINING "featherman.dev/draining"
+#define FM_ANNOT_DRAINING_SINCE "featherman.dev/draining-since" /* Unix ms the operator began the drain */
+/* on a DuckLakePool, written by the gateway: queries waiting in its queue, and when (Unix ms) */
+#define FM_ANNOT_QUEUE_LENGTH "featherman.dev/queue-length"
+#define FM_ANNOT_QUEUE_AT "featherman.dev/queue-length-at"
 #define FM_ANNOT_RECONCILE "featherman.dev/reconcile" /* "paused" stops reconciling */
 
 #define FM_FINALIZER "featherman.dev/finalizer"

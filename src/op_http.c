@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "operator.h"
+#include "pool_registry.h"
 
 struct fm_op_http {
     struct MHD_Daemon *mhd;
@@ -50,6 +51,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             if (qs[i])
                 fm_buf_printf(&b, "featherman_operator_workqueue_depth{queue=\"%s\"} %zu\n", names[i],
                               kube_wq_len(qs[i]) + kube_wq_delayed(qs[i]));
+        fm_pool_metrics_render(&b);
         enum MHD_Result rc = reply(c, 200, "text/plain; version=0.0.4", b.data);
         fm_buf_free(&b);
         return rc;

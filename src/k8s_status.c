@@ -99,3 +99,31 @@ bool fm_has_finalizer(const json_t *obj, const char *name) {
     }
     return false;
 }
+
+json_t *fm_status_copy(const json_t *obj, json_t **conds) {
+    json_t *st = json_deep_copy(json_object_get(obj, "status"));
+    if (!json_is_object(st)) {
+        json_decref(st);
+        st = json_object();
+    }
+    *conds = json_object_get(st, "conditions");
+    if (!json_is_array(*conds)) {
+        *conds = json_array();
+        json_object_set_new(st, "conditions", *conds);
+    }
+    return st;
+}
+
+int fm_reconcile_paused(const json_t *obj, json_t *conds, long long generation, int *changed) {
+    const char *v = json_string_value(json_object_get(fm_jget(obj, "metadata.annotations"), "featherman.dev/reconcile"));
+    *changed = 0;
+    if (v && !strcmp(v, "paused")) {
+        *changed = fm_cond_set(conds, "ReconciliationPaused", true, "Paused",
+                               "annotation featherman.dev/reconcile: paused — nothing is changed until it is removed",
+                               generation);
+        return 1;
+    }
+    if (fm_cond_get(conds, "ReconciliationPaused"))
+        fm_cond_set(conds, "ReconciliationPaused", false, "Resumed", "reconciliation resumed", generation);
+    return 0;
+}

@@ -27,6 +27,13 @@ const char *fm_jstr(const json_t *obj, const char *path);
 long long fm_jint(const json_t *obj, const char *path, long long def);
 json_t *fm_jget(const json_t *obj, const char *path);
 
+/* a reconcile's working copy of obj's status, with a conditions array (*conds, borrowed) */
+json_t *fm_status_copy(const json_t *obj, json_t **conds);
+/* the annotation featherman.dev/reconcile: paused (Strimzi's pattern): returns 1 while paused,
+ * setting ReconciliationPaused=True (*changed = 1 the first time, for an Event); otherwise
+ * marks a previous pause as resumed and returns 0 */
+int fm_reconcile_paused(const json_t *obj, json_t *conds, long long generation, int *changed);
+
 /* does metadata.finalizers contain name? */
 bool fm_has_finalizer(const json_t *obj, const char *name);
 #endif

@@ -240,13 +240,7 @@ long fm_reconcile_catalog(fm_operator *op, const char *ns, const char *name) {
     json_t *obj = fm_op_get(op->catalogs, ns, name);
     if (!obj) return 0;
     cat_ctx c = {.op = op, .obj = obj, .ns = ns, .name = name, .gen = fm_jint(obj, "metadata.generation", 0)};
-    c.status = json_deep_copy(json_object_get(obj, "status"));
-    if (!c.status) c.status = json_object();
-    c.conds = json_object_get(c.status, "conditions");
-    if (!json_is_array(c.conds)) {
-        c.conds = json_array();
-        json_object_set_new(c.status, "conditions", c.conds);
-    }
+    c.status = fm_status_copy(obj, &c.conds);
     long next = 0;
     fm_catalog_spec s;
     memset(&s, 0, sizeof s);
@@ -254,16 +248,13 @@ long fm_reconcile_catalog(fm_operator *op, const char *ns, const char *name) {
     fm_err_clear(&err);
     bool spec_ok = fm_catalog_spec_parse(obj, &s, &err) == 0;
 
-    const char *paused = json_string_value(json_object_get(fm_jget(obj, "metadata.annotations"), FM_ANNOT_RECONCILE));
-    if (paused && !strcmp(paused, "paused")) {
-        if (fm_cond_set(c.conds, "ReconciliationPaused", true, "Paused",
-                        "annotation featherman.dev/reconcile: paused — nothing is changed until it is removed", c.gen))
+    int pause_changed = 0;
+    if (fm_reconcile_paused(obj, c.conds, c.gen, &pause_changed)) {
+        if (pause_changed)
             event(&c, "Normal", "ReconciliationPaused", "reconciliation paused by annotation");
         next = finish(&c, fm_jstr(obj, "status.phase") ? fm_jstr(obj, "status.phase") : "Paused", 0);
         goto out;
     }
-    if (fm_cond_get(c.conds, "ReconciliationPaused"))
-        fm_cond_set(c.conds, "ReconciliationPaused", false, "Resumed", "reconciliation resumed", c.gen);
 
     if (fm_jget(obj, "metadata.deletionTimestamp")) {
         next = finalize(&c, &s, spec_ok);

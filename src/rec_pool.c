@@ -393,13 +393,7 @@ long fm_reconcile_pool(fm_operator *op, const char *ns, const char *name) {
         return 0;
     }
     pool_ctx c = {.op = op, .obj = obj, .ns = ns, .name = name, .gen = fm_jint(obj, "metadata.generation", 0)};
-    c.status = json_deep_copy(json_object_get(obj, "status"));
-    if (!c.status) c.status = json_object();
-    c.conds = json_object_get(c.status, "conditions");
-    if (!json_is_array(c.conds)) {
-        c.conds = json_array();
-        json_object_set_new(c.status, "conditions", c.conds);
-    }
+    c.status = fm_status_copy(obj, &c.conds);
     long next = 0;
     fm_pool_spec ps;
     fm_catalog_spec cs;
@@ -411,17 +405,14 @@ long fm_reconcile_pool(fm_operator *op, const char *ns, const char *name) {
     fm_err err;
     fm_err_clear(&err);
 
-    const char *paused = annotation(obj, FM_ANNOT_RECONCILE);
-    if (paused && !strcmp(paused, "paused")) {
-        if (fm_cond_set(c.conds, "ReconciliationPaused", true, "Paused",
-                        "annotation featherman.dev/reconcile: paused — nothing is changed until it is removed", c.gen))
+    int pause_changed = 0;
+    if (fm_reconcile_paused(obj, c.conds, c.gen, &pause_changed)) {
+        if (pause_changed)
             event(&c, "Normal", "ReconciliationPaused", "reconciliation paused by annotation");
         json_object_set_new(c.status, "phase", json_string(fm_jstr(obj, "status.phase") ? fm_jstr(obj, "status.phase") : "Paused"));
         fm_op_write_status(op, &FM_RES_POOLS, obj, c.status);
         goto out;
     }
-    if (fm_cond_get(c.conds, "ReconciliationPaused"))
-        fm_cond_set(c.conds, "ReconciliationPaused", false, "Resumed", "reconciliation resumed", c.gen);
     if (fm_jget(obj, "metadata.deletionTimestamp")) goto out; /* the garbage collector removes the pods */
 
     if (fm_pool_spec_parse(obj, &ps, &err)) {

@@ -107,8 +107,13 @@ class KubeCluster:
         return cluster.log_tail("podrunner", 200)
 
 
-def _runner_env():
+def _runner_env(info):
     env = {"FEATHERMAN_PODRUNNER_ALLOW_HOST_IMAGES": "1", "FEATHERMAN_PODRUNNER_BACKOFF": "1"}
+    # Pods of two test clusters on one machine (developers running suites side by side) must not
+    # share loopback addresses: each cluster takes its own 127.K.0.0/24, K from its state dir.
+    if "FEATHERMAN_POD_IP_PREFIX" not in os.environ:
+        import zlib
+        env["FEATHERMAN_POD_IP_PREFIX"] = f"127.{1 + zlib.crc32(info['state'].encode()) % 250}.0."
     try:  # the sanitizer options the integration tests give featherman, for featherman in Pods too
         from featherman import SAN_ENV
         env.update({k: v for k, v in SAN_ENV.items() if k not in os.environ})
@@ -121,10 +126,11 @@ def _runner_env():
 def kube_cluster():
     try:
         info = cluster.up(with_runner=False)
-        cluster.start_runner(info, env_extra=_runner_env())
+        cluster.start_runner(info, env_extra=_runner_env(info))
     except cluster.ClusterError as e:
         pytest.fail(f"the test cluster did not start: {e}", pytrace=False)
     kc = KubeCluster(info)
+    kc.ip_prefix = os.environ.get("FEATHERMAN_POD_IP_PREFIX") or _runner_env(info)["FEATHERMAN_POD_IP_PREFIX"]
     kc.wait(lambda: any(c.type == "Ready" and c.status == "True"
                         for c in (kc.core.read_node(kc.node).status.conditions or [])), 30, "the node to be Ready")
     yield kc

@@ -141,7 +141,7 @@ def test_env_secret_configmap_and_service_account(kube_cluster):
     kc.wait(lambda: phase(kc, ns, "env") == "Succeeded", 60, "the pod to succeed")
     p = kc.core.read_namespaced_pod("env", ns)
     out = kc.pod_log(ns, "env", "main")
-    assert re.match(r"127\.0\.0\.\d+$", p.status.pod_ip)
+    assert re.match(r"127\.\d+\.0\.\d+$", p.status.pod_ip) and p.status.pod_ip.startswith(kube_cluster.ip_prefix)
     assert f"PW=s3cr3t-value MODE=fast NAME=env NS={ns} IP={p.status.pod_ip} OPT=[] EXP=mode-fast" in out
     assert "CFG=catalog: lake" in out
     assert "ONLY=pw.txt" in out
@@ -337,7 +337,7 @@ def test_a_restarted_runner_takes_its_pods_back(kube_cluster):
     kc.wait(lambda: phase(kc, ns, "p") == "Running", 30, "the pod to run")
     old_pid = kc.pod_pid(ns, "p", "main")
     old_ip = kc.core.read_namespaced_pod("p", ns).status.pod_ip
-    cluster.start_runner(kc.info, env_extra=fixture._runner_env())  # stops the runner (and its pods), starts anew
+    cluster.start_runner(kc.info, env_extra=fixture._runner_env(kc.info))  # stops the runner (and its pods), starts anew
     assert not pid_alive(old_pid)
     kc.wait(lambda: kc.pod_pid(ns, "p", "main") != old_pid and pid_alive(kc.pod_pid(ns, "p", "main")), 30,
             "the new runner to start the container again")
@@ -386,7 +386,7 @@ def test_admission_webhook_reached_by_url(kube_cluster, tmp_path):
     pki = os.path.join(kc.state, "pki")
     key, csr, crt, ext = (str(tmp_path / n) for n in ("tls.key", "tls.csr", "tls.crt", "ext"))
     with open(ext, "w") as f:  # valid for every pod address, so the cert can exist before the Pod
-        f.write("extendedKeyUsage=serverAuth\nsubjectAltName=" + ",".join(f"IP:127.0.0.{n}" for n in range(2, 255)) + "\n")
+        f.write("extendedKeyUsage=serverAuth\nsubjectAltName=" + ",".join(f"IP:{kc.ip_prefix}{n}" for n in range(2, 255)) + "\n")
     for argv in (["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key],
                  ["req", "-new", "-key", key, "-subj", "/CN=test-webhook", "-out", csr],
                  ["x509", "-req", "-in", csr, "-CA", f"{pki}/ca.crt", "-CAkey", f"{pki}/ca.key", "-CAcreateserial",

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "buf.h"
@@ -11,7 +12,14 @@
 static fm_log_level min_level = FM_LOG_INFO;
 static const char *names[] = {"debug", "info", "warn", "error"};
 
+static _Thread_local const char *ctx_controller, *ctx_object;
+
 void fm_log_set_level(fm_log_level l) { min_level = l; }
+
+void fm_log_context(const char *controller, const char *object) {
+    ctx_controller = controller;
+    ctx_object = object;
+}
 
 void fm_log(fm_log_level l, const char *fmt, ...) {
     if (l < min_level) return;
@@ -31,6 +39,14 @@ void fm_log(fm_log_level l, const char *fmt, ...) {
     va_end(ap);
     fm_buf_printf(&line, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"msg\":", when, ts.tv_nsec / 1000000, names[l]);
     fm_json_string(&line, msg.data ? msg.data : "", msg.len);
+    if (ctx_controller) {
+        fm_buf_puts(&line, ",\"controller\":");
+        fm_json_string(&line, ctx_controller, strlen(ctx_controller));
+    }
+    if (ctx_object) {
+        fm_buf_puts(&line, ",\"object\":");
+        fm_json_string(&line, ctx_object, strlen(ctx_object));
+    }
     fm_buf_puts(&line, "}\n");
     fputs(line.data, stderr); /* one write per line keeps lines whole across threads */
     fm_buf_free(&msg);

@@ -51,6 +51,35 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             if (qs[i])
                 fm_buf_printf(&b, "featherman_operator_workqueue_depth{queue=\"%s\"} %zu\n", names[i],
                               kube_wq_len(qs[i]) + kube_wq_delayed(qs[i]));
+        /* controller-runtime's names, so existing dashboards work */
+        fm_buf_puts(&b, "# TYPE controller_runtime_reconcile_total counter\n"
+                        "# TYPE controller_runtime_reconcile_errors_total counter\n"
+                        "# TYPE controller_runtime_reconcile_time_seconds histogram\n"
+                        "# TYPE workqueue_adds_total counter\n# TYPE workqueue_retries_total counter\n"
+                        "# TYPE workqueue_depth gauge\n");
+        for (int i = 0; i < 3; i++) {
+            const char *n = FM_CTRL_NAMES[i];
+            long total = atomic_load(&op->ctrl[i].total), errs = atomic_load(&op->ctrl[i].errors);
+            fm_buf_printf(&b, "controller_runtime_reconcile_total{controller=\"%s\",result=\"success\"} %ld\n", n,
+                          total - errs - atomic_load(&op->ctrl[i].requeues));
+            fm_buf_printf(&b, "controller_runtime_reconcile_total{controller=\"%s\",result=\"requeue_after\"} %ld\n", n,
+                          atomic_load(&op->ctrl[i].requeues));
+            fm_buf_printf(&b, "controller_runtime_reconcile_total{controller=\"%s\",result=\"error\"} %ld\n", n, errs);
+            fm_buf_printf(&b, "controller_runtime_reconcile_errors_total{controller=\"%s\"} %ld\n", n, errs);
+            for (int k = 0; k < 8; k++)
+                fm_buf_printf(&b, "controller_runtime_reconcile_time_seconds_bucket{controller=\"%s\",le=\"%g\"} %ld\n", n,
+                              FM_RECONCILE_BUCKETS[k], atomic_load(&op->ctrl[i].duration_bucket[k]));
+            fm_buf_printf(&b, "controller_runtime_reconcile_time_seconds_bucket{controller=\"%s\",le=\"+Inf\"} %ld\n", n,
+                          atomic_load(&op->ctrl[i].duration_count));
+            fm_buf_printf(&b, "controller_runtime_reconcile_time_seconds_sum{controller=\"%s\"} %.6f\n", n,
+                          atomic_load(&op->ctrl[i].duration_sum));
+            fm_buf_printf(&b, "controller_runtime_reconcile_time_seconds_count{controller=\"%s\"} %ld\n", n,
+                          atomic_load(&op->ctrl[i].duration_count));
+            fm_buf_printf(&b, "workqueue_adds_total{name=\"%s\"} %ld\n", n, atomic_load(&op->ctrl[i].adds));
+            fm_buf_printf(&b, "workqueue_retries_total{name=\"%s\"} %ld\n", n, atomic_load(&op->ctrl[i].retries));
+            if (qs[i])
+                fm_buf_printf(&b, "workqueue_depth{name=\"%s\"} %zu\n", n, kube_wq_len(qs[i]) + kube_wq_delayed(qs[i]));
+        }
         fm_pool_metrics_render(&b);
         enum MHD_Result rc = reply(c, 200, "text/plain; version=0.0.4", b.data);
         fm_buf_free(&b);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "k8s_names.h"
@@ -21,6 +22,9 @@
 const kube_resource FM_RES_CATALOGS = {FM_GROUP, FM_VERSION, "ducklakecatalogs", "DuckLakeCatalog", 1};
 const kube_resource FM_RES_TABLES = {FM_GROUP, FM_VERSION, "ducklaketables", "DuckLakeTable", 1};
 const kube_resource FM_RES_POOLS = {FM_GROUP, FM_VERSION, "ducklakepools", "DuckLakePool", 1};
+
+const char *const FM_CTRL_NAMES[3] = {"ducklakecatalog", "ducklaketable", "ducklakepool"};
+const double FM_RECONCILE_BUCKETS[8] = {0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10};
 
 json_t *fm_op_get(kube_informer *inf, const char *ns, const char *name) { return kube_informer_get(inf, ns, name); }
 
@@ -97,9 +101,20 @@ char *fm_op_secret_value(fm_operator *op, const char *ns, const char *name, cons
 
 /* ---- informer handlers: every change enqueues the keys it may affect ---- */
 
+static fm_operator *the_op; /* for the add counters; one operator per process */
+
+static void count_add(kube_wq *q) {
+    if (!the_op) return;
+    int c = q == the_op->q_catalog ? FM_CTRL_CATALOG : q == the_op->q_table ? FM_CTRL_TABLE : FM_CTRL_POOL;
+    atomic_fetch_add(&the_op->ctrl[c].adds, 1);
+}
+
 static void enqueue(kube_wq *q, const json_t *obj) {
     char *k = kube_object_key(obj);
-    if (k) kube_wq_add(q, k);
+    if (k) {
+        kube_wq_add(q, k);
+        count_add(q);
+    }
     free(k);
 }
 
@@ -108,6 +123,7 @@ static void enqueue_ns_name(kube_wq *q, const char *ns, const char *name) {
     char key[512];
     snprintf(key, sizeof key, "%s/%s", ns, name);
     kube_wq_add(q, key);
+    count_add(q);
 }
 
 static const char *label(const json_t *obj, const char *l) {
@@ -189,8 +205,14 @@ typedef struct {
     fm_operator *op;
     kube_wq *q;
     fm_reconcile_fn fn;
-    const char *kind;
+    int ctrl;
 } worker_arg;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 static void *worker_main(void *p) {
     worker_arg *w = p;
@@ -202,13 +224,30 @@ static void *worker_main(void *p) {
             ns[name - key] = 0;
             name++;
             atomic_fetch_add(&w->op->reconciles, 1);
+            __typeof__(w->op->ctrl[0]) *m = &w->op->ctrl[w->ctrl];
+            fm_log_context(FM_CTRL_NAMES[w->ctrl], key);
+            double t0 = now_s();
             long next = w->fn(w->op, ns, name);
+            double took = now_s() - t0;
+            fm_log_context(NULL, NULL);
+            atomic_fetch_add(&m->total, 1);
+            atomic_fetch_add(&m->duration_count, 1);
+            double sum = atomic_load(&m->duration_sum);
+            while (!atomic_compare_exchange_weak(&m->duration_sum, &sum, sum + took)) {
+            }
+            for (int b = 0; b < 8; b++)
+                if (took <= FM_RECONCILE_BUCKETS[b]) atomic_fetch_add(&m->duration_bucket[b], 1);
             if (next < 0) {
                 atomic_fetch_add(&w->op->reconcile_errors, 1);
+                atomic_fetch_add(&m->errors, 1);
+                atomic_fetch_add(&m->retries, 1);
                 kube_wq_add_rate_limited(w->q, key);
             } else {
                 kube_wq_forget(w->q, key);
-                if (next > 0) kube_wq_add_after(w->q, key, next);
+                if (next > 0) {
+                    atomic_fetch_add(&m->requeues, 1);
+                    kube_wq_add_after(w->q, key, next);
+                }
             }
         }
         kube_wq_done(w->q, key);
@@ -303,6 +342,7 @@ int fm_role_operator(int argc, char **argv) {
     op.ns = ns;
     op.image = image ? image : FM_DEFAULT_IMAGE;
     op.rec = kube_recorder_new(op.kube, FM_FIELD_MANAGER, pod ? pod : host);
+    the_op = &op;
     op.q_catalog = kube_wq_new(NULL);
     op.q_table = kube_wq_new(NULL);
     op.q_pool = kube_wq_new(NULL);
@@ -366,9 +406,9 @@ int fm_role_operator(int argc, char **argv) {
 
     int nthreads = workers * 3;
     pthread_t *th = calloc((size_t)nthreads, sizeof *th);
-    worker_arg args[3] = {{&op, op.q_catalog, fm_reconcile_catalog, "catalog"},
-                          {&op, op.q_table, fm_reconcile_table, "table"},
-                          {&op, op.q_pool, fm_reconcile_pool, "pool"}};
+    worker_arg args[3] = {{&op, op.q_catalog, fm_reconcile_catalog, FM_CTRL_CATALOG},
+                          {&op, op.q_table, fm_reconcile_table, FM_CTRL_TABLE},
+                          {&op, op.q_pool, fm_reconcile_pool, FM_CTRL_POOL}};
     for (int i = 0; i < nthreads; i++) pthread_create(&th[i], NULL, worker_main, &args[i % 3]);
     while (!stopping && atomic_load(&leading) == 1) usleep(100000);
     if (atomic_load(&leading) == 2) fm_error("operator: lost the leader lease: stopping so a new leader takes over");
@@ -384,6 +424,7 @@ out:;
     for (size_t i = 0; i < 5; i++)
         if (all[i]) kube_informer_free(all[i]);
     if (leader) kube_leader_stop(leader);
+    the_op = NULL;
     kube_wq_free(op.q_catalog);
     kube_wq_free(op.q_table);
     kube_wq_free(op.q_pool);

@@ -28,7 +28,18 @@ typedef struct fm_operator {
     kube_informer *catalogs, *tables, *pools, *jobs, *pods;
     kube_wq *q_catalog, *q_table, *q_pool;
     atomic_long reconciles, reconcile_errors;
+    /* controller-runtime style metrics, per controller (FM_CTRL_*) */
+    struct {
+        atomic_long total, errors, requeues, adds, retries;
+        atomic_long duration_bucket[8]; /* ≤ FM_RECONCILE_BUCKETS[i] seconds */
+        atomic_long duration_count;
+        _Atomic double duration_sum;
+    } ctrl[3];
 } fm_operator;
+
+enum { FM_CTRL_CATALOG, FM_CTRL_TABLE, FM_CTRL_POOL };
+extern const char *const FM_CTRL_NAMES[3];
+extern const double FM_RECONCILE_BUCKETS[8];
 
 typedef long (*fm_reconcile_fn)(fm_operator *op, const char *ns, const char *name);
 

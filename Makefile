@@ -3,7 +3,7 @@
 #   make            build/featherman
 #   make asan       build/asan/featherman (AddressSanitizer + UndefinedBehaviorSanitizer)
 #   make unit       build/unit_tests (C unit tests; run it to test)
-#   make bench      build/bench/latency, build/bench/fresh_query (bench/run.sh runs them)
+#   make bench      build/bench/latency, build/bench/fresh_query (bench/run.sh and bench/ab.sh run them)
 #   make clean
 -include build/config.mk
 ifndef DUCKDB_DIR
@@ -89,7 +89,7 @@ build/asan/unit_tests: $(AUOBJS) $(filter-out build/asan/obj/main.o,$(AOBJS)) bu
 bench: build/bench/latency build/bench/fresh_query
 build/bench/latency: bench/latency.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) $(OPT) -o $@ $< $(shell pkg-config --cflags --libs libcurl)
+	$(CC) $(CSTD) $(WARN) $(OPT) -o $@ $< $(shell pkg-config --cflags --libs libcurl) -pthread
 build/bench/fresh_query: bench/fresh_query.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) $(OPT) $(INC) $(DEFS) -o $@ $< -L$(DUCKDB_DIR)/lib -Wl,-rpath,$(DUCKDB_DIR)/lib -lduckdb

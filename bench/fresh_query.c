@@ -1,19 +1,23 @@
 /* bench/fresh_query: the baseline for featherman's warm query path — one whole fresh DuckDB
  * process per query.
  *
- *   fresh_query [-L] [-v] [-P] [-r N] STATE_DIR CATALOG SQL
+ *   fresh_query [-L] [-v] [-P] [-T] [-r N] [-p PG_CONNINFO] STATE_DIR CATALOG SQL
  *
  * Opens an in-memory DuckDB with the pinned offline extensions (extension_directory from the
  * build's cache, auto-install and auto-load off, as featherman's engine does), LOADs ducklake and
  * sqlite_scanner, ATTACHes the lake `featherman local --state STATE_DIR` created for CATALOG
  * (SQLite metadata STATE_DIR/CATALOG/metadata.sqlite, data STATE_DIR/CATALOG/data/) READ_ONLY,
- * runs SQL and prints the result as comma-separated lines with a header, then exits.
+ * runs SQL and prints the result as comma-separated lines with a header, then exits. With
+ * -p PG_CONNINFO the catalog's metadata is in Postgres instead (LOAD postgres_scanner, ATTACH
+ * 'ducklake:postgres:PG_CONNINFO', data still STATE_DIR/CATALOG/data/).
  * With -L it skips the LOAD/ATTACH (for queries such as SELECT 1 that need no lake); with -v it
  * prints the time of each step (open, each LOAD, ATTACH, the query) to stderr; with -r N it then
  * runs SQL N more times on the same connection and prints, instead of the result, the warm
  * in-process latency (p50/p90/p99/mean in microseconds): DuckDB's own cost for the query. With -P
- * SQL runs as featherman's query path does, duckdb_prepare then duckdb_execute_prepared (two
- * auto-commit transactions) instead of one duckdb_query. */
+ * SQL runs as duckdb_prepare then duckdb_execute_prepared instead of one duckdb_query: in
+ * auto-commit mode that is two transactions (featherman's query path before it wrapped a statement
+ * in a transaction); with -T each run of SQL is wrapped in BEGIN TRANSACTION ... COMMIT, so -P -T is
+ * featherman's query path now. */
 #include <duckdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int verbose, prepared;
+static int verbose, prepared, txn;
 
 static double now_ms(void) {
     struct timespec ts;
@@ -34,6 +38,14 @@ static int run(duckdb_connection con, const char *sql, int print) {
     double t0 = now_ms();
     duckdb_result r;
     duckdb_prepared_statement ps = NULL;
+    if (txn && print >= 0) {
+        if (duckdb_query(con, "BEGIN TRANSACTION", &r) == DuckDBError) {
+            fprintf(stderr, "fresh_query: BEGIN: %s\n", duckdb_result_error(&r));
+            duckdb_destroy_result(&r);
+            return -1;
+        }
+        duckdb_destroy_result(&r);
+    }
     if (prepared && print >= 0) {
         duckdb_state st = duckdb_prepare(con, sql, &ps);
         if (st == DuckDBError) {
@@ -67,6 +79,12 @@ static int run(duckdb_connection con, const char *sql, int print) {
         }
     }
     duckdb_destroy_result(&r);
+    if (txn && print >= 0) {
+        duckdb_state st = duckdb_query(con, "COMMIT", &r);
+        if (st == DuckDBError) fprintf(stderr, "fresh_query: COMMIT: %s\n", duckdb_result_error(&r));
+        duckdb_destroy_result(&r);
+        if (st == DuckDBError) return -1;
+    }
     if (verbose) fprintf(stderr, "fresh_query: %8.2f ms  %.60s\n", now_ms() - t0, sql);
     return 0;
 }
@@ -94,9 +112,12 @@ static int repeat_query(duckdb_connection con, const char *sql, int n) {
 
 int main(int argc, char **argv) {
     int attach = 1, repeat = 0, c;
-    while ((c = getopt(argc, argv, "LvPr:")) != -1) {
+    const char *pg = NULL;
+    while ((c = getopt(argc, argv, "LvPTr:p:")) != -1) {
         if (c == 'L') attach = 0;
+        else if (c == 'p') pg = optarg;
         else if (c == 'P') prepared = 1;
+        else if (c == 'T') txn = 1;
         else if (c == 'v') verbose = 1;
         else if (c == 'r') repeat = atoi(optarg);
         else goto usage;
@@ -105,7 +126,7 @@ int main(int argc, char **argv) {
     const char *state = argv[optind], *catalog = argv[optind + 1], *sql = argv[optind + 2];
     for (const char *p = catalog; *p; p++) /* it is spliced into SQL below */
         if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-')) goto usage;
-    if (strchr(state, '\'')) goto usage;
+    if (strchr(state, '\'') || (pg && strchr(pg, '\''))) goto usage;
 
     duckdb_config cfg;
     duckdb_database db;
@@ -128,11 +149,17 @@ int main(int argc, char **argv) {
     int rc = 0;
     if (attach) {
         char q[4096];
-        snprintf(q, sizeof q,
-                 "ATTACH 'ducklake:sqlite:%s/%s/metadata.sqlite' AS \"%s\" (DATA_PATH '%s/%s/data/', READ_ONLY); "
-                 "USE \"%s\"",
-                 state, catalog, catalog, state, catalog, catalog);
-        rc = run(con, "LOAD ducklake", -1) || run(con, "LOAD sqlite_scanner", -1) || run(con, q, -1);
+        if (pg)
+            snprintf(q, sizeof q,
+                     "ATTACH 'ducklake:postgres:%s' AS \"%s\" (DATA_PATH '%s/%s/data/', READ_ONLY); USE \"%s\"", pg,
+                     catalog, state, catalog, catalog);
+        else
+            snprintf(q, sizeof q,
+                     "ATTACH 'ducklake:sqlite:%s/%s/metadata.sqlite' AS \"%s\" (DATA_PATH '%s/%s/data/', READ_ONLY); "
+                     "USE \"%s\"",
+                     state, catalog, catalog, state, catalog, catalog);
+        rc = run(con, "LOAD ducklake", -1) || run(con, pg ? "LOAD postgres_scanner" : "LOAD sqlite_scanner", -1) ||
+             run(con, q, -1);
     }
     if (!rc) rc = run(con, sql, !repeat);
     if (!rc && repeat > 0) rc = repeat_query(con, sql, repeat);
@@ -140,6 +167,6 @@ int main(int argc, char **argv) {
     duckdb_close(&db);
     return rc ? 1 : 0;
 usage:
-    fprintf(stderr, "usage: fresh_query [-L] [-v] [-P] [-r N] STATE_DIR CATALOG SQL\n");
+    fprintf(stderr, "usage: fresh_query [-L] [-v] [-P] [-T] [-r N] [-p PG_CONNINFO] STATE_DIR CATALOG SQL\n");
     return 2;
 }

@@ -206,19 +206,43 @@ static int64_t floordiv(int64_t a, int64_t b, int64_t *rem) {
     return q;
 }
 
+/* v zero-padded to at least `width` digits (dates and times are most of a timestamp column's
+ * cost when they go through printf) */
+static void put_padded(fm_buf *b, uint64_t v, int width) {
+    char tmp[24];
+    int i = (int)sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v || (int)sizeof tmp - i < width);
+    fm_buf_append(b, tmp + i, sizeof tmp - (size_t)i);
+}
+
+static void put_hms(fm_buf *b, uint64_t secs) {
+    put_padded(b, secs / 3600, 2);
+    fm_buf_putc(b, ':');
+    put_padded(b, secs / 60 % 60, 2);
+    fm_buf_putc(b, ':');
+    put_padded(b, secs % 60, 2);
+}
+
 static void put_date(fm_buf *b, int32_t days, int *bc) {
     duckdb_date_struct d = duckdb_from_date((duckdb_date){days});
     int32_t y = d.year;
     *bc = y <= 0;
     if (*bc) y = 1 - y;
-    fm_buf_printf(b, "%04" PRId32 "-%02d-%02d", y, d.month, d.day);
+    put_padded(b, (uint64_t)y, 4);
+    fm_buf_putc(b, '-');
+    put_padded(b, (uint64_t)d.month, 2);
+    fm_buf_putc(b, '-');
+    put_padded(b, (uint64_t)d.day, 2);
 }
 
 /* fraction digits with trailing zeros dropped, as DuckDB does */
 static void put_frac(fm_buf *b, int64_t frac, int width) {
     if (!frac) return;
     char tmp[16];
-    snprintf(tmp, sizeof tmp, "%0*" PRId64, width, frac);
+    for (int k = width - 1; k >= 0; k--, frac /= 10) tmp[k] = (char)('0' + frac % 10);
     int n = width;
     while (n > 0 && tmp[n - 1] == '0') n--;
     fm_buf_putc(b, '.');
@@ -229,7 +253,7 @@ static void put_frac(fm_buf *b, int64_t frac, int width) {
 static void put_tod(fm_buf *b, int64_t t, int width) {
     int64_t per_sec = width == 9 ? 1000000000 : 1000000;
     int64_t frac = t % per_sec, secs = t / per_sec;
-    fm_buf_printf(b, "%02" PRId64 ":%02" PRId64 ":%02" PRId64, secs / 3600, secs / 60 % 60, secs % 60);
+    put_hms(b, (uint64_t)secs);
     put_frac(b, frac, width);
 }
 
@@ -270,7 +294,7 @@ static void put_interval(fm_buf *out, fm_buf *tmp, const duckdb_interval *iv) {
             m = ~m + 1;
         }
         uint64_t secs = m / 1000000;
-        fm_buf_printf(tmp, "%02" PRIu64 ":%02" PRIu64 ":%02" PRIu64, secs / 3600, secs / 60 % 60, secs % 60);
+        put_hms(tmp, secs);
         put_frac(tmp, (int64_t)(m % 1000000), 6);
     } else if (!tmp->len) {
         fm_buf_puts(tmp, "00:00:00");

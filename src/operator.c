@@ -3,6 +3,7 @@
 #include "operator.h"
 
 #include <getopt.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -316,6 +317,8 @@ int fm_role_operator(int argc, char **argv) {
         }
     }
     if (workers < 1) workers = 1;
+    /* a few threads, little allocation: glibc's default of one arena per thread only adds RSS */
+    mallopt(M_ARENA_MAX, 2);
     if (ns && !*ns) ns = NULL;
     fm_err err;
     fm_err_clear(&err);

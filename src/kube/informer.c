@@ -175,8 +175,26 @@ void kube_informer_apply_event(kube_informer *inf, kube_watch_type type, json_t 
     if (changed) deliver(inf, &ch, 1);
 }
 
-static void on_list(void *ud, json_t *items) { kube_informer_apply_list(ud, items); }
-static void on_event(void *ud, kube_watch_type t, json_t *obj) { kube_informer_apply_event(ud, t, obj); }
+/* What no reconciler reads and most of an object's size: the server-side-apply bookkeeping and
+ * kubectl's copy of the last applied object (controller-runtime strips managedFields too). The
+ * objects come fresh from the watch's parser, so trimming them in place is safe. */
+static void trim(json_t *obj) {
+    json_t *md = json_object_get(obj, "metadata");
+    json_object_del(md, "managedFields");
+    json_object_del(json_object_get(md, "annotations"), "kubectl.kubernetes.io/last-applied-configuration");
+}
+
+static void on_list(void *ud, json_t *items) {
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it) trim(it);
+    kube_informer_apply_list(ud, items);
+}
+
+static void on_event(void *ud, kube_watch_type t, json_t *obj) {
+    trim(obj);
+    kube_informer_apply_event(ud, t, obj);
+}
 
 int kube_informer_start(kube_informer *inf, fm_err *err) {
     if (inf->w) return 0;

@@ -1,5 +1,6 @@
-"""Two operator replicas: one leads (the Lease), the other waits; when the leader dies without
-releasing the Lease, the standby takes over after it expires and reconciles."""
+"""Operator replicas: one leads (the Lease), the others wait; when the leader dies without
+releasing the Lease, a standby takes over after it expires and reconciles; a leader stopped with
+SIGTERM releases the Lease and a standby leads within seconds."""
 import os
 import signal
 import sys
@@ -46,6 +47,16 @@ def test_standby_takes_over_when_the_leader_dies(kube_cluster, minio):
         minio.make_bucket(bucket)
         b.create(ns, catalog("after", minio, bucket))
         b.wait_condition(ns, "DuckLakeCatalog", "after", "Ready", timeout=180)
+        # SIGTERM releases the Lease: a third replica leads within a few seconds, not a lease duration
+        c = Operator(kube_cluster)
+        wait_for(lambda: leader_metric(c) == 0, 30, "the third operator to stand by")
+        t0 = time.time()
+        rc = b.stop()
+        assert rc == 0, b.logs()[-4000:]
+        b = None
+        wait_for(lambda: leader_metric(c) == 1, 30, "the third operator to lead")
+        assert time.time() - t0 < 10, time.time() - t0
+        assert c.stop() == 0, c.logs()[-4000:]
     finally:
         if b:
             rc = b.stop()

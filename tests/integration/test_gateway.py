@@ -366,3 +366,33 @@ def test_gateway_manifests_are_accepted_by_the_api_server(gw):
     out = gw.kc.kubectl("apply", "--dry-run=server", "-n", gw.ns, "-k", os.path.join(ROOT, "config", "gateway"))
     for kind in ("serviceaccount", "role", "rolebinding", "deployment", "service", "networkpolicy"):
         assert kind in out, out
+
+
+def test_lock_down_holds_through_the_gateway(gw):
+    # the engine's refusals reach the client through the gateway, and nothing changes
+    for sql in ["SELECT * FROM read_csv('/etc/passwd')",
+                "COPY (SELECT 1) TO '/tmp/fm-gw-escape.csv'",
+                "INSTALL sqlite",
+                "LOAD postgres_scanner",
+                "SET enable_external_access = true",
+                "ATTACH '/tmp/fm-gw-other.db' AS other",
+                "SELECT * FROM sqlite_scan('/etc/hostname', 'x')",
+                "SELECT * FROM read_text('/var/run/secrets/kubernetes.io/serviceaccount/token')"]:
+        r = q(gw, sql)
+        assert r.status_code in (400, 403), (sql, r.status_code, r.text)
+        assert r.json()["error"]["message"], sql
+    assert not os.path.exists("/tmp/fm-gw-escape.csv")
+    assert q(gw, "SELECT count(*) FROM orders").status_code == 200
+
+
+def test_gateway_restart_rebuilds_its_view_and_serves(gw):
+    old = gw.gw
+    logs = old.stop(check=False)
+    assert old.proc.returncode == 0, logs[-4000:]
+    port = free_port()
+    gw.gw = Gateway(["--listen", f"127.0.0.1:{port}", "--namespace", gw.ns, "--kubeconfig", gw.kc.kubeconfig,
+                     "--image", "featherman", "--token-refresh-ms", "300", "--fallback-wait-ms", "90000"],
+                    old.token, port, gw.tmp)
+    r = q(gw, "SELECT count(*) AS n FROM orders", fmt="ndjson")
+    assert r.status_code == 200, r.text
+    assert r.headers["X-Featherman-Pod"]

@@ -19,13 +19,18 @@ INC     := -Isrc -I$(DUCKDB_DIR)/include -Ibuild/nanoarrow/include \
 DEFS    := -DFEATHERMAN_VERSION='"$(VERSION)"' -DFEATHERMAN_EXTENSION_DIR='"$(FEATHERMAN_EXTENSION_DIR)"' \
            -DFEATHERMAN_DUCKDB_LIBDIR='"$(DUCKDB_DIR)/lib"' \
            -DNANOARROW_NAMESPACE=FeathermanArrow
-LIBS    := -L$(DUCKDB_DIR)/lib -Wl,-rpath,$(DUCKDB_DIR)/lib -lduckdb \
-           $(shell pkg-config --libs jansson yaml-0.1 libmicrohttpd libcurl openssl) -lpthread -lm
+SYSLIBS := $(shell pkg-config --libs jansson yaml-0.1 libmicrohttpd libcurl openssl) -lpthread -lm
+LIBS    := -L$(DUCKDB_DIR)/lib -Wl,-rpath,$(DUCKDB_DIR)/lib -lduckdb $(SYSLIBS)
 
-OPT     := -O2 -g
-SAN     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT     := -O2 -g -fPIC
+SAN     := -O1 -g -fPIC -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 SRCS    := $(sort $(wildcard src/*.c src/*/*.c))
+# The roles that run DuckDB (local, worker) live in libfeatherman-engine.so beside the binary,
+# loaded by main.c only for those roles: the operator and the gateway never map libduckdb
+# (13 MiB of resident pages at start-up). The engine's objects take the rest from the binary.
+ENGINE  := catalog_ops ddl_read enc_arrow enc_csv enc_ndjson enc_text encoder engine query_run slots sqlguard \
+           server local worker
 MAIN    := src/main.c
 LIBSRCS := $(filter-out $(MAIN),$(SRCS))
 UNITSRC := $(sort $(wildcard tests/unit/*.c))
@@ -61,8 +66,11 @@ OBJS := $(patsubst src/%.c,build/obj/%.o,$(SRCS))
 build/obj/%.o: src/%.c $(NACONFIG)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) $(OPT) $(INC) $(DEFS) -MMD -MP -c $< -o $@
-build/featherman: $(OBJS) build/nanoarrow/libnanoarrow.a
-	$(CC) $(OPT) -o $@ $(OBJS) build/nanoarrow/libnanoarrow.a $(LIBS)
+EOBJS := $(addprefix build/obj/,$(addsuffix .o,$(ENGINE)))
+build/featherman: $(filter-out $(EOBJS),$(OBJS)) build/libfeatherman-engine.so
+	$(CC) $(OPT) -rdynamic -o $@ $(filter-out $(EOBJS),$(OBJS)) $(SYSLIBS) -ldl
+build/libfeatherman-engine.so: $(EOBJS) build/nanoarrow/libnanoarrow.a
+	$(CC) $(OPT) -shared -o $@ $(EOBJS) build/nanoarrow/libnanoarrow.a $(LIBS)
 
 UOBJS := $(patsubst tests/unit/%.c,build/uobj/%.o,$(UNITSRC))
 build/uobj/%.o: tests/unit/%.c $(NACONFIG)
@@ -76,8 +84,11 @@ AOBJS := $(patsubst src/%.c,build/asan/obj/%.o,$(SRCS))
 build/asan/obj/%.o: src/%.c $(NACONFIG)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) $(SAN) $(INC) $(DEFS) -MMD -MP -c $< -o $@
-build/asan/featherman: $(AOBJS) build/nanoarrow/libnanoarrow.a
-	$(CC) $(SAN) -o $@ $(AOBJS) build/nanoarrow/libnanoarrow.a $(LIBS)
+AEOBJS := $(addprefix build/asan/obj/,$(addsuffix .o,$(ENGINE)))
+build/asan/featherman: $(filter-out $(AEOBJS),$(AOBJS)) build/asan/libfeatherman-engine.so
+	$(CC) $(SAN) -rdynamic -o $@ $(filter-out $(AEOBJS),$(AOBJS)) $(SYSLIBS) -ldl
+build/asan/libfeatherman-engine.so: $(AEOBJS) build/nanoarrow/libnanoarrow.a
+	$(CC) $(SAN) -shared -o $@ $(AEOBJS) build/nanoarrow/libnanoarrow.a $(LIBS)
 AUOBJS := $(patsubst tests/unit/%.c,build/asan/uobj/%.o,$(UNITSRC))
 build/asan/uobj/%.o: tests/unit/%.c $(NACONFIG)
 	@mkdir -p $(dir $@)
@@ -107,6 +118,7 @@ fuzz:
 	else echo "fuzz: clang not found, skipped"; fi
 
 clean:
-	rm -rf build/obj build/uobj build/asan build/featherman build/unit_tests build/nanoarrow build/bench
+	rm -rf build/obj build/uobj build/asan build/featherman build/libfeatherman-engine.so build/unit_tests build/nanoarrow \
+	       build/bench
 
 -include $(OBJS:.o=.d) $(UOBJS:.o=.d) $(AOBJS:.o=.d) $(AUOBJS:.o=.d)

@@ -415,15 +415,6 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
 
 /* ---- life cycle ----------------------------------------------------------------------------- */
 
-void fm_server_block_signals(void) {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
-}
-
 fm_server *fm_server_start(const fm_server_config *cfg, fm_engine **engines, size_t n, fm_err *err) {
     if (!cfg->token || !*cfg->token) {
         fm_fail(err, FM_E_INVALID, "a query token is required");

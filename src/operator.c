@@ -202,6 +202,11 @@ static void pool_upd(void *ud, json_t *old, json_t *o) {
 
 /* ---- workers ---- */
 
+/* 0 campaigning, 1 leading, 2 lost. Workers only reconcile while leading; keys taken otherwise
+ * are dropped (the next leadership's informers list everything again). */
+static atomic_int leading;
+static atomic_int active_reconciles;
+
 typedef struct {
     fm_operator *op;
     kube_wq *q;
@@ -220,6 +225,8 @@ static void *worker_main(void *p) {
     char *key;
     while ((key = kube_wq_get(w->q)) != NULL) {
         char ns[256] = "", *name = strchr(key, '/');
+        atomic_fetch_add(&active_reconciles, 1);
+        if (atomic_load(&leading) != 1) name = NULL; /* not leading: drop, never act */
         if (name && (size_t)(name - key) < sizeof ns) {
             memcpy(ns, key, (size_t)(name - key));
             ns[name - key] = 0;
@@ -251,6 +258,7 @@ static void *worker_main(void *p) {
                 }
             }
         }
+        atomic_fetch_sub(&active_reconciles, 1);
         kube_wq_done(w->q, key);
         free(key);
     }
@@ -274,7 +282,6 @@ static void on_signal(int s) {
     stopping = 1;
 }
 
-static atomic_int leading;
 static void on_started(void *ud) {
     (void)ud;
     atomic_store(&leading, 1);
@@ -361,77 +368,92 @@ int fm_role_operator(int argc, char **argv) {
     fm_op_http *http = fm_op_http_start(&op, listen, &leading, &err);
     if (!http) fm_warn("operator: no health endpoint: %s", err.msg);
 
-    kube_leader *leader = NULL;
-    if (elect) {
-        kube_leader_config lc = {.ns = lease_ns ? lease_ns : (ns ? ns : "default"), .name = "featherman-operator",
-                                 .identity = ident, .on_started = on_started, .on_stopped = on_stopped};
-        leader = kube_leader_start(op.kube, &lc, &err);
-        if (!leader) {
-            fm_error("operator: leader election: %s", err.msg);
-            goto out;
-        }
-        fm_info("operator %s: waiting to lead (Lease %s/featherman-operator)", ident, lc.ns);
-        while (!stopping && atomic_load(&leading) == 0) usleep(100000);
-        if (stopping) goto out;
-    } else {
-        atomic_store(&leading, 1);
-    }
-    fm_info("operator %s: leading; watching %s", ident, ns ? ns : "all namespaces");
-
-    kube_informer_handlers hc = {catalog_add, catalog_upd, catalog_del, &op};
-    kube_informer_handlers ht = {table_add, table_upd, table_del, &op};
-    kube_informer_handlers hp = {pool_add, pool_upd, NULL, &op};
-    kube_informer_handlers hj = {job_add, job_upd, job_del, &op};
-    kube_informer_handlers hpod = {pod_add, pod_upd, pod_del, &op};
-    /* the owned-object informers first, so a CR's first reconcile already sees its Jobs and Pods */
-    op.jobs = informer(&op, &KUBE_RES_JOBS, FM_LABEL_MANAGED_BY "=" FM_MANAGED_BY, &hj, &err);
-    op.pods = op.jobs ? informer(&op, &KUBE_RES_PODS, FM_LABEL_COMPONENT "=" FM_COMPONENT_POOL, &hpod, &err) : NULL;
-    op.tables = op.pods ? informer(&op, &FM_RES_TABLES, NULL, &ht, &err) : NULL;
-    op.pools = op.tables ? informer(&op, &FM_RES_POOLS, NULL, &hp, &err) : NULL;
-    op.catalogs = op.pools ? informer(&op, &FM_RES_CATALOGS, NULL, &hc, &err) : NULL;
-    all[0] = op.jobs;
-    all[1] = op.pods;
-    all[2] = op.tables;
-    all[3] = op.pools;
-    all[4] = op.catalogs;
-    for (size_t i = 0; i < 5; i++) {
-        if (!all[i]) {
-            fm_error("operator: %s", err.msg);
-            goto out;
-        }
-        if (kube_informer_start(all[i], &err) || kube_informer_wait_synced(all[i], 60000, &err)) {
-            fm_error("operator: informer: %s", err.msg);
-            goto out;
-        }
-    }
-    fm_info("operator: caches synced (%zu catalogs, %zu tables, %zu pools)", kube_informer_len(op.catalogs),
-            kube_informer_len(op.tables), kube_informer_len(op.pools));
-
+    /* workers live for the whole process; they act only while this replica leads */
     int nthreads = workers * 3;
     pthread_t *th = calloc((size_t)nthreads, sizeof *th);
     worker_arg args[3] = {{&op, op.q_catalog, fm_reconcile_catalog, FM_CTRL_CATALOG},
                           {&op, op.q_table, fm_reconcile_table, FM_CTRL_TABLE},
                           {&op, op.q_pool, fm_reconcile_pool, FM_CTRL_POOL}};
     for (int i = 0; i < nthreads; i++) pthread_create(&th[i], NULL, worker_main, &args[i % 3]);
-    while (!stopping && atomic_load(&leading) == 1) usleep(100000);
-    if (atomic_load(&leading) == 2) fm_error("operator: lost the leader lease: stopping so a new leader takes over");
+
+    kube_leader *leader = NULL;
+    int failed = 0;
+    kube_informer_handlers hc = {catalog_add, catalog_upd, catalog_del, &op};
+    kube_informer_handlers ht = {table_add, table_upd, table_del, &op};
+    kube_informer_handlers hp = {pool_add, pool_upd, NULL, &op};
+    kube_informer_handlers hj = {job_add, job_upd, job_del, &op};
+    kube_informer_handlers hpod = {pod_add, pod_upd, pod_del, &op};
+    /* Lost leadership (an API server restart longer than the renew deadline, a partition) is not
+     * the end: stop acting, drop the caches, and campaign again. */
+    while (!stopping && !failed) {
+        atomic_store(&leading, 0);
+        if (elect) {
+            kube_leader_config lc = {.ns = lease_ns ? lease_ns : (ns ? ns : "default"), .name = "featherman-operator",
+                                     .identity = ident, .on_started = on_started, .on_stopped = on_stopped};
+            leader = kube_leader_start(op.kube, &lc, &err);
+            if (!leader) {
+                fm_error("operator: leader election: %s", err.msg);
+                failed = 1;
+                break;
+            }
+            fm_info("operator %s: waiting to lead (Lease %s/featherman-operator)", ident, lc.ns);
+            while (!stopping && atomic_load(&leading) == 0) usleep(100000);
+            if (stopping) break;
+        } else {
+            atomic_store(&leading, 1);
+        }
+        fm_info("operator %s: leading; watching %s", ident, ns ? ns : "all namespaces");
+        /* the owned-object informers first, so a CR's first reconcile already sees its Jobs and Pods */
+        op.jobs = informer(&op, &KUBE_RES_JOBS, FM_LABEL_MANAGED_BY "=" FM_MANAGED_BY, &hj, &err);
+        op.pods = op.jobs ? informer(&op, &KUBE_RES_PODS, FM_LABEL_COMPONENT "=" FM_COMPONENT_POOL, &hpod, &err) : NULL;
+        op.tables = op.pods ? informer(&op, &FM_RES_TABLES, NULL, &ht, &err) : NULL;
+        op.pools = op.tables ? informer(&op, &FM_RES_POOLS, NULL, &hp, &err) : NULL;
+        op.catalogs = op.pools ? informer(&op, &FM_RES_CATALOGS, NULL, &hc, &err) : NULL;
+        all[0] = op.jobs;
+        all[1] = op.pods;
+        all[2] = op.tables;
+        all[3] = op.pools;
+        all[4] = op.catalogs;
+        for (size_t i = 0; i < 5 && !failed; i++) {
+            if (!all[i]) {
+                fm_error("operator: %s", err.msg);
+                failed = 1;
+            } else if (kube_informer_start(all[i], &err) || kube_informer_wait_synced(all[i], 60000, &err)) {
+                fm_error("operator: informer: %s", err.msg);
+                failed = 1;
+            }
+        }
+        if (!failed) {
+            fm_info("operator: caches synced (%zu catalogs, %zu tables, %zu pools)", kube_informer_len(op.catalogs),
+                    kube_informer_len(op.tables), kube_informer_len(op.pools));
+            while (!stopping && atomic_load(&leading) == 1) usleep(100000);
+        }
+        if (atomic_load(&leading) == 2)
+            fm_warn("operator: lost the leader lease: stopping the controllers and campaigning again");
+        atomic_store(&leading, 0); /* workers stop acting; wait for the reconciles in flight */
+        while (atomic_load(&active_reconciles) > 0) usleep(10000);
+        for (size_t i = 0; i < 5; i++) {
+            if (all[i]) kube_informer_free(all[i]);
+            all[i] = NULL;
+        }
+        op.jobs = op.pods = op.tables = op.pools = op.catalogs = NULL;
+        if (leader) kube_leader_stop(leader); /* releases the Lease when still held (SIGTERM) */
+        leader = NULL;
+    }
     fm_info("operator: stopping");
     kube_wq_shutdown(op.q_catalog);
     kube_wq_shutdown(op.q_table);
     kube_wq_shutdown(op.q_pool);
     for (int i = 0; i < nthreads; i++) pthread_join(th[i], NULL);
     free(th);
-out:;
-    int lost = atomic_load(&leading) == 2;
     if (http) fm_op_http_stop(http);
     for (size_t i = 0; i < 5; i++)
         if (all[i]) kube_informer_free(all[i]);
-    if (leader) kube_leader_stop(leader);
     the_op = NULL;
     kube_wq_free(op.q_catalog);
     kube_wq_free(op.q_table);
     kube_wq_free(op.q_pool);
     kube_recorder_free(op.rec);
     kube_client_free(op.kube);
-    return lost ? 1 : 0;
+    return failed ? 1 : 0;
 }

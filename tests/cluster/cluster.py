@@ -452,6 +452,21 @@ export PATH={os.path.dirname(bins['kubectl'])}:$PATH
     return info
 
 
+def restart_apiserver(down_s=3.0):
+    """Stops kube-apiserver (SIGTERM), keeps it down for down_s seconds and starts it again with the
+    same arguments and port: how tests see clients survive an API server restart."""
+    info = load_info()
+    pid = read_pid("kube-apiserver")
+    if not pid:
+        raise ClusterError("kube-apiserver is not running")
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        argv = [a.decode() for a in f.read().split(b"\0") if a]
+    stop("kube-apiserver")
+    time.sleep(down_s)
+    p = spawn("kube-apiserver", argv)
+    wait_until("kube-apiserver /readyz after a restart", lambda: api_ok(info["server"]), 120, [("kube-apiserver", p)])
+
+
 # --- the pod runner ----------------------------------------------------------------------------
 
 def runner_alive():

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/random.h>
 
 #include "gw_route.h"
@@ -231,6 +232,29 @@ static void policy_of(const fm_pool_spec *ps, fm_scale_policy *p) {
     p->max_queries = ps->max_queries;
 }
 
+
+/* A pod that cannot start — a missing Secret key (CreateContainerConfigError), an image that
+ * cannot be pulled, a crash loop — would count as "starting" forever: after STUCK_MS in such a
+ * waiting state it is replaced (and the Event names the reason). NULL when not stuck. */
+#define STUCK_MS 120000
+static const char *stuck(json_t *pod, long long now_ms) {
+    size_t i;
+    json_t *cs;
+    const char *created = fm_jstr(pod, "metadata.creationTimestamp");
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    long long born = created && strptime(created, "%Y-%m-%dT%H:%M:%SZ", &tm) ? (long long)timegm(&tm) * 1000 : 0;
+    if (!born || now_ms - born < STUCK_MS) return NULL;
+    json_array_foreach(fm_jget(pod, "status.containerStatuses"), i, cs) {
+        const char *r = fm_jstr(cs, "state.waiting.reason");
+        if (r && (!strcmp(r, "CreateContainerConfigError") || !strcmp(r, "ErrImagePull") ||
+                  !strcmp(r, "ImagePullBackOff") || !strcmp(r, "CrashLoopBackOff") ||
+                  !strcmp(r, "RunContainerError") || !strcmp(r, "InvalidImageName")))
+            return r;
+    }
+    return NULL;
+}
+
 static long scale(pool_ctx *c, const fm_pool_spec *ps, json_t *cat_obj, const fm_catalog_spec *cs, fm_pool_entry *e,
                   const char *token) {
     long long now = fm_wall_ms();
@@ -252,9 +276,11 @@ static long scale(pool_ctx *c, const fm_pool_spec *ps, json_t *cat_obj, const fm
         const char *phase = fm_jstr(pod, "status.phase");
         if (gp.deleting) {
             draining_left++; /* terminating: finishing its query, counts for nothing */
-        } else if (phase && (!strcmp(phase, "Failed") || !strcmp(phase, "Succeeded"))) {
+        } else if ((phase && (!strcmp(phase, "Failed") || !strcmp(phase, "Succeeded"))) || stuck(pod, now)) {
             char msg[600];
             const char *why = fm_jstr(pod, "status.reason");
+            if (!why) why = stuck(pod, now);
+            if (!phase || (strcmp(phase, "Failed") && strcmp(phase, "Succeeded"))) phase = "Failed";
             snprintf(msg, sizeof msg, "pool pod %s %s%s%s: replacing it", gp.name,
                      !strcmp(phase, "Failed") ? "failed" : "exited", why ? ": " : "", why ? why : "");
             event(c, "Warning", "PodFailed", msg);

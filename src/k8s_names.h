@@ -46,6 +46,7 @@
 #define FM_COMPONENT_ONCE "query-once"
 
 #define FM_ANNOT_DRAINING "featherman.dev/draining"
+#define FM_ANNOT_SPEC_HASH "featherman.dev/pod-spec-hash" /* pool pods: rolled when it changes */
 #define FM_ANNOT_DRAINING_SINCE "featherman.dev/draining-since" /* Unix ms the operator began the drain */
 /* on a DuckLakePool, written by the gateway: queries waiting in its queue, and when (Unix ms) */
 #define FM_ANNOT_QUEUE_LENGTH "featherman.dev/queue-length"

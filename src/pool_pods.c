@@ -2,6 +2,7 @@
 #include "pool_pods.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,9 +183,16 @@ json_t *fm_pool_pod_manifest(const fm_pool_pod_params *p) {
     if (json_is_object(ns_sel) && json_object_size(ns_sel)) json_object_set(spec, "nodeSelector", ns_sel);
     if (json_is_array(tol) && json_array_size(tol)) json_object_set(spec, "tolerations", tol);
 
-    return json_pack("{s:s, s:s, s:{s:s, s:s, s:o, s:o}, s:o}", "apiVersion", "v1", "kind", "Pod", "metadata", "name",
-                     p->name, "namespace", p->namespace_, "labels", pool_labels(ps->name, ps->catalog_ref),
-                     "ownerReferences", owner_ref(p->pool_cr), "spec", spec);
+    /* the spec's hash: a pod whose hash differs from what the pool would build now is rolled */
+    char *text = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS);
+    uint32_t h = 2166136261u;
+    for (const char *q = text; q && *q; q++) h = (h ^ (unsigned char)*q) * 16777619u;
+    free(text);
+    char hash[16];
+    snprintf(hash, sizeof hash, "%08x", h);
+    return json_pack("{s:s, s:s, s:{s:s, s:s, s:o, s:{s:s}, s:o}, s:o}", "apiVersion", "v1", "kind", "Pod", "metadata",
+                     "name", p->name, "namespace", p->namespace_, "labels", pool_labels(ps->name, ps->catalog_ref),
+                     "annotations", FM_ANNOT_SPEC_HASH, hash, "ownerReferences", owner_ref(p->pool_cr), "spec", spec);
 }
 
 json_t *fm_pool_pdb_manifest(json_t *pool_cr, const fm_pool_spec *pool) {

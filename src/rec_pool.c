@@ -184,6 +184,17 @@ static int create_pod(pool_ctx *c, const fm_pool_spec *ps, json_t *cat_obj, cons
     return 0;
 }
 
+/* the spec hash a pod built now would carry (FM_ANNOT_SPEC_HASH); malloc'd */
+static char *current_spec_hash(pool_ctx *c, const fm_pool_spec *ps, json_t *cat_obj, const fm_catalog_spec *cs) {
+    fm_pool_pod_params p = {.name = "x", .namespace_ = c->ns, .image = c->op->image, .pool_cr = c->obj,
+                            .catalog_cr = cat_obj, .pool = ps, .catalog = cs, .slots = 1};
+    json_t *pod = fm_pool_pod_manifest(&p);
+    const char *h = json_string_value(json_object_get(fm_jget(pod, "metadata.annotations"), FM_ANNOT_SPEC_HASH));
+    char *out = h ? strdup(h) : NULL;
+    json_decref(pod);
+    return out;
+}
+
 /* the gateway's queue length when it reported recently, else 0 */
 static int queue_length(json_t *obj, long long now) {
     const char *q = annotation(obj, FM_ANNOT_QUEUE_LENGTH), *at = annotation(obj, FM_ANNOT_QUEUE_AT);
@@ -260,6 +271,8 @@ static long scale(pool_ctx *c, const fm_pool_spec *ps, json_t *cat_obj, const fm
     long long now = fm_wall_ms();
     const char *uid = fm_jstr(c->obj, "metadata.uid");
     json_t *all = kube_informer_list(c->op->pods, c->ns);
+    char *want_hash = current_spec_hash(c, ps, cat_obj, cs);
+    long outdated = -1; /* index in pl of a Ready pod built from an older spec */
     pod_list pl = {0};
     int starting = 0, draining_left = 0, failed = 0, drained = 0;
     size_t i;
@@ -322,6 +335,8 @@ static long scale(pool_ctx *c, const fm_pool_spec *ps, json_t *cat_obj, const fm
                 }
             }
             if (!s.ready) starting++;
+            const char *h = annotation(pod, FM_ANNOT_SPEC_HASH);
+            if (s.ready && outdated < 0 && want_hash && h && strcmp(h, want_hash)) outdated = (long)pl.n;
             pods_add(&pl, &s, gp.name, puid);
         }
         fm_gw_pod_free(&gp);
@@ -333,6 +348,17 @@ static long scale(pool_ctx *c, const fm_pool_spec *ps, json_t *cat_obj, const fm
         fm_pod_state s = {.slots = 1};
         pods_add(&pl, &s, e->expect[k].name, NULL);
         starting++;
+    }
+
+    free(want_hash);
+    /* roll a changed template (or catalog) out one pod at a time: drain one outdated pod only while
+     * nothing else is starting or draining; the scaler below replaces it */
+    if (outdated >= 0 && starting == 0 && draining_left == 0 && mark_draining(c, pl.names[outdated], now) == 0) {
+        pl.st[outdated].draining = true;
+        pl.st[outdated].ready = false;
+        char msg[300];
+        snprintf(msg, sizeof msg, "pod %s was built from an older spec: draining it for a new one", pl.names[outdated]);
+        event(c, "Normal", "RollingUpdate", msg);
     }
 
     fm_scale_policy pol;

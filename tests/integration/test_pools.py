@@ -269,6 +269,30 @@ def test_max_queries_recycles_pods_while_queries_succeed(lake):
                 lambda s: s if s.get("phase") == "Ready" and s.get("current") == 2 else None)
 
 
+def test_template_change_rolls_out_one_pod_at_a_time(lake):
+    e = lake
+    wait_status(e, "lake-pool", "Ready with 2 pods",
+                lambda s: s if s.get("phase") == "Ready" and s.get("current") == 2 else None)
+    before = {p.metadata.name for p in pods(e, "lake-pool")}
+    e.op.patch(e.ns, "DuckLakePool", "lake-pool", {"spec": {"template": {"env": [{"name": "ROLLOUT", "value": "2"}]}}})
+
+    def rolled():
+        ps = ready_pods(e, "lake-pool")
+        new = [p for p in ps if p.metadata.name not in before]
+        ok = len(new) == 2 and all(any(v.name == "ROLLOUT" and v.value == "2" for v in p.spec.containers[0].env)
+                                   for p in new)
+        return ok
+    deadline = time.time() + 240
+    while time.time() < deadline and not rolled():
+        r = q(e, "SELECT count(*) AS n FROM orders", fmt="ndjson")  # queries keep working during the rollout
+        assert r.status_code == 200, r.text
+        time.sleep(0.3)
+    assert rolled(), (before, [p.metadata.name for p in pods(e, "lake-pool")], e.op.events(e.ns, "lake-pool"))
+    assert any(ev.startswith("RollingUpdate") for ev in e.op.events(e.ns, "lake-pool"))
+    wait_status(e, "lake-pool", "Ready with 2 pods after the rollout",
+                lambda s: s if s.get("phase") == "Ready" and s.get("current") == 2 else None)
+
+
 def test_killed_pod_is_replaced(lake):
     e = lake
     wait_for(lambda: len(ready_pods(e, "lake-pool")) == 2, 90, "2 ready pods")

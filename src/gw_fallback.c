@@ -22,15 +22,9 @@ void fm_once_job_name(char *out, size_t n, const char *catalog, const char *nonc
     snprintf(out, n, "%.*s%s", (int)cl, catalog, suffix);
 }
 
-static json_t *secret_env(const char *var, const char *secret, const char *key) {
-    return json_pack("{s:s, s:{s:{s:s, s:s}}}", "name", var, "valueFrom", "secretKeyRef", "name", secret, "key", key);
-}
-
 static json_t *field_env(const char *var, const char *path) {
     return json_pack("{s:s, s:{s:{s:s}}}", "name", var, "valueFrom", "fieldRef", "fieldPath", path);
 }
-
-static json_t *env_value(const char *var, const char *value) { return json_pack("{s:s, s:s}", "name", var, "value", value); }
 
 static json_t *labels(const fm_once_params *p) {
     return json_pack("{s:s, s:s, s:s, s:s}", FM_LABEL_NAME, "featherman", FM_LABEL_COMPONENT, FM_COMPONENT_ONCE,
@@ -40,26 +34,12 @@ static json_t *labels(const fm_once_params *p) {
 json_t *fm_once_job_manifest(const fm_once_params *p) {
     const fm_catalog_spec *c = p->catalog;
     json_t *env = json_array();
-    char *cat = fm_job_cr_env(p->catalog_cr);
-    json_array_append_new(env, env_value("FEATHERMAN_CATALOG_SPEC", cat ? cat : "{}"));
-    free(cat);
-    json_array_append_new(env, env_value("FEATHERMAN_STATE", FM_JOB_STATE_DIR));
-    json_array_append_new(env, env_value("FEATHERMAN_TEMP_DIR", FM_JOB_TEMP_DIR));
-    json_array_append_new(env, env_value("HOME", FM_JOB_TEMP_DIR));
+    fm_k8s_catalog_env(env, p->catalog_cr);
     json_array_append_new(env, field_env("POD_IP", "status.podIP"));
     json_array_append_new(env, field_env("POD_NAME", "metadata.name"));
-    json_array_append_new(env, secret_env("FEATHERMAN_TOKEN", FM_INTERNAL_TOKEN_SECRET, "token"));
-    if (c->has_object_store && c->store.credentials.name) {
-        json_array_append_new(env, secret_env("FEATHERMAN_S3_ACCESS_KEY_ID", c->store.credentials.name,
-                                              c->store.credentials.key_a ? c->store.credentials.key_a : "AWS_ACCESS_KEY_ID"));
-        json_array_append_new(env, secret_env("FEATHERMAN_S3_SECRET_ACCESS_KEY", c->store.credentials.name,
-                                              c->store.credentials.key_b ? c->store.credentials.key_b
-                                                                         : "AWS_SECRET_ACCESS_KEY"));
-    }
+    json_array_append_new(env, fm_k8s_secret_env("FEATHERMAN_TOKEN", FM_INTERNAL_TOKEN_SECRET, "token"));
+    fm_k8s_credentials_env(env, c, &c->store.credentials);
     int postgres = !strcmp(c->metadata_type, "postgres");
-    if (postgres && c->pg.password.name)
-        json_array_append_new(env, secret_env("FEATHERMAN_PG_PASSWORD", c->pg.password.name,
-                                              c->pg.password.key_a ? c->pg.password.key_a : "password"));
     json_t *mounts = json_pack("[{s:s, s:s}]", "name", "tmp", "mountPath", "/tmp");
     json_t *volumes = json_pack("[{s:s, s:{s:s}}]", "name", "tmp", "emptyDir", "sizeLimit", "10Gi");
     if (!postgres) {

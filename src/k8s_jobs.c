@@ -33,11 +33,32 @@ char *fm_job_cr_env(json_t *cr) {
     return s;
 }
 
-static json_t *secret_env(const char *var, const char *secret, const char *key) {
+json_t *fm_k8s_secret_env(const char *var, const char *secret, const char *key) {
     return json_pack("{s:s, s:{s:{s:s, s:s}}}", "name", var, "valueFrom", "secretKeyRef", "name", secret, "key", key);
 }
 
-static json_t *env_value(const char *var, const char *value) { return json_pack("{s:s, s:s}", "name", var, "value", value); }
+json_t *fm_k8s_env(const char *var, const char *value) { return json_pack("{s:s, s:s}", "name", var, "value", value); }
+
+void fm_k8s_catalog_env(json_t *env, json_t *catalog_cr) {
+    char *cat = fm_job_cr_env(catalog_cr);
+    json_array_append_new(env, fm_k8s_env("FEATHERMAN_CATALOG_SPEC", cat ? cat : "{}"));
+    free(cat);
+    json_array_append_new(env, fm_k8s_env("FEATHERMAN_STATE", FM_JOB_STATE_DIR));
+    json_array_append_new(env, fm_k8s_env("FEATHERMAN_TEMP_DIR", FM_JOB_TEMP_DIR));
+    json_array_append_new(env, fm_k8s_env("HOME", FM_JOB_TEMP_DIR));
+}
+
+void fm_k8s_credentials_env(json_t *env, const fm_catalog_spec *c, const fm_secret_ref *s3) {
+    if (c->has_object_store && s3 && s3->name) {
+        json_array_append_new(env, fm_k8s_secret_env("FEATHERMAN_S3_ACCESS_KEY_ID", s3->name,
+                                                     s3->key_a ? s3->key_a : "AWS_ACCESS_KEY_ID"));
+        json_array_append_new(env, fm_k8s_secret_env("FEATHERMAN_S3_SECRET_ACCESS_KEY", s3->name,
+                                                     s3->key_b ? s3->key_b : "AWS_SECRET_ACCESS_KEY"));
+    }
+    if (!strcmp(c->metadata_type, "postgres") && c->pg.password.name)
+        json_array_append_new(env, fm_k8s_secret_env("FEATHERMAN_PG_PASSWORD", c->pg.password.name,
+                                                     c->pg.password.key_a ? c->pg.password.key_a : "password"));
+}
 
 static json_t *labels(const fm_job_params *p) {
     json_t *l = json_object();
@@ -53,7 +74,7 @@ static json_t *labels(const fm_job_params *p) {
     return l;
 }
 
-static json_t *owner_ref(json_t *owner) {
+json_t *fm_k8s_owner_refs(json_t *owner) {
     json_t *md = json_object_get(owner, "metadata");
     return json_pack("[{s:O?, s:O?, s:O?, s:O?, s:b, s:b}]", "apiVersion", json_object_get(owner, "apiVersion"), "kind",
                      json_object_get(owner, "kind"), "name", json_object_get(md, "name"), "uid",
@@ -63,28 +84,14 @@ static json_t *owner_ref(json_t *owner) {
 json_t *fm_job_manifest(const fm_job_params *p) {
     const fm_catalog_spec *c = p->catalog;
     json_t *env = json_array();
-    char *cat = fm_job_cr_env(p->catalog_cr);
-    json_array_append_new(env, env_value("FEATHERMAN_CATALOG_SPEC", cat ? cat : "{}"));
-    free(cat);
+    fm_k8s_catalog_env(env, p->catalog_cr);
     if (p->table_cr) {
         char *tab = fm_job_cr_env(p->table_cr);
-        json_array_append_new(env, env_value("FEATHERMAN_TABLE_SPEC", tab ? tab : "{}"));
+        json_array_append_new(env, fm_k8s_env("FEATHERMAN_TABLE_SPEC", tab ? tab : "{}"));
         free(tab);
     }
-    json_array_append_new(env, env_value("FEATHERMAN_STATE", FM_JOB_STATE_DIR));
-    json_array_append_new(env, env_value("FEATHERMAN_TEMP_DIR", FM_JOB_TEMP_DIR));
-    json_array_append_new(env, env_value("HOME", FM_JOB_TEMP_DIR));
-    json_array_append_new(env, env_value("FEATHERMAN_TERMINATION_LOG", "/dev/termination-log"));
-    if (c->has_object_store && c->store.credentials.name) {
-        json_array_append_new(env, secret_env("FEATHERMAN_S3_ACCESS_KEY_ID", c->store.credentials.name,
-                                              c->store.credentials.key_a ? c->store.credentials.key_a : "AWS_ACCESS_KEY_ID"));
-        json_array_append_new(env, secret_env("FEATHERMAN_S3_SECRET_ACCESS_KEY", c->store.credentials.name,
-                                              c->store.credentials.key_b ? c->store.credentials.key_b
-                                                                         : "AWS_SECRET_ACCESS_KEY"));
-    }
-    if (!strcmp(c->metadata_type, "postgres") && c->pg.password.name)
-        json_array_append_new(env, secret_env("FEATHERMAN_PG_PASSWORD", c->pg.password.name,
-                                              c->pg.password.key_a ? c->pg.password.key_a : "password"));
+    json_array_append_new(env, fm_k8s_env("FEATHERMAN_TERMINATION_LOG", "/dev/termination-log"));
+    fm_k8s_credentials_env(env, c, &c->store.credentials);
 
     json_t *mounts = json_pack("[{s:s, s:s}]", "name", "tmp", "mountPath", "/tmp");
     json_t *volumes = json_pack("[{s:s, s:{s:s}}]", "name", "tmp", "emptyDir", "sizeLimit", "10Gi");
@@ -106,7 +113,7 @@ json_t *fm_job_manifest(const fm_job_params *p) {
                             volumes);
     json_t *job = json_pack("{s:s, s:s, s:{s:s, s:s, s:o, s:o}, s:{s:i, s:I, s:I, s:o}}", "apiVersion", "batch/v1",
                             "kind", "Job", "metadata", "name", p->name, "namespace", p->namespace_, "labels", labels(p),
-                            "ownerReferences", owner_ref(p->owner), "spec", "backoffLimit",
+                            "ownerReferences", fm_k8s_owner_refs(p->owner), "spec", "backoffLimit",
                             p->backoff_limit >= 0 ? p->backoff_limit : 2, "activeDeadlineSeconds",
                             (json_int_t)(p->active_deadline_s > 0 ? p->active_deadline_s : 900),
                             "ttlSecondsAfterFinished", (json_int_t)(p->ttl_s > 0 ? p->ttl_s : 3600), "template", pod);

@@ -37,6 +37,17 @@ typedef struct {
 void fm_job_name(char *out, size_t n, const char *base, const char *op, const char *key);
 /* a new reference; NULL only on allocation failure */
 json_t *fm_job_manifest(const fm_job_params *p);
+/* Pieces every featherman pod the control plane builds shares (catalog Jobs, pool pods, the
+ * gateway's query-once Jobs). */
+json_t *fm_k8s_env(const char *var, const char *value);
+json_t *fm_k8s_secret_env(const char *var, const char *secret, const char *key);
+/* [a controller ownerReference to owner] (apiVersion, kind, metadata.name/uid of owner) */
+json_t *fm_k8s_owner_refs(json_t *owner);
+/* appends FEATHERMAN_CATALOG_SPEC (the CR, fm_job_cr_env), FEATHERMAN_STATE, FEATHERMAN_TEMP_DIR, HOME */
+void fm_k8s_catalog_env(json_t *env, json_t *catalog_cr);
+/* appends the S3 keys from s3 (the catalog's credentials or its read-only ones; skipped when it
+ * names no Secret) and the Postgres password, all by secretKeyRef */
+void fm_k8s_credentials_env(json_t *env, const fm_catalog_spec *c, const fm_secret_ref *s3);
 /* the CR reduced to what a worker needs (apiVersion, kind, metadata.name/namespace, spec), compact JSON, malloc'd */
 char *fm_job_cr_env(json_t *cr);
 #endif

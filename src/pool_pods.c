@@ -65,22 +65,9 @@ int fm_pool_threads(json_t *resources) {
     return t < 1 ? 1 : t > 1024 ? 1024 : (int)t;
 }
 
-static json_t *secret_env(const char *var, const char *secret, const char *key) {
-    return json_pack("{s:s, s:{s:{s:s, s:s}}}", "name", var, "valueFrom", "secretKeyRef", "name", secret, "key", key);
-}
-
-static json_t *env_value(const char *var, const char *value) { return json_pack("{s:s, s:s}", "name", var, "value", value); }
-
 static json_t *pool_labels(const char *pool, const char *catalog) {
     return json_pack("{s:s, s:s, s:s, s:s, s:s}", FM_LABEL_NAME, "featherman", FM_LABEL_COMPONENT, FM_COMPONENT_POOL,
                      FM_LABEL_MANAGED_BY, FM_MANAGED_BY, FM_LABEL_POOL, pool, FM_LABEL_CATALOG, catalog);
-}
-
-static json_t *owner_ref(json_t *owner) {
-    json_t *md = json_object_get(owner, "metadata");
-    return json_pack("[{s:O?, s:O?, s:O?, s:O?, s:b, s:b}]", "apiVersion", json_object_get(owner, "apiVersion"), "kind",
-                     json_object_get(owner, "kind"), "name", json_object_get(md, "name"), "uid",
-                     json_object_get(md, "uid"), "controller", 1, "blockOwnerDeletion", 1);
 }
 
 static bool env_named(json_t *env, const char *name) {
@@ -96,24 +83,11 @@ static bool env_named(json_t *env, const char *name) {
 static json_t *pod_env(const fm_pool_pod_params *p) {
     const fm_catalog_spec *c = p->catalog;
     json_t *env = json_array();
-    char *cat = fm_job_cr_env(p->catalog_cr);
-    json_array_append_new(env, env_value("FEATHERMAN_CATALOG_SPEC", cat ? cat : "{}"));
-    free(cat);
-    json_array_append_new(env, env_value("FEATHERMAN_STATE", FM_JOB_STATE_DIR));
-    json_array_append_new(env, env_value("FEATHERMAN_TEMP_DIR", FM_JOB_TEMP_DIR));
-    json_array_append_new(env, env_value("HOME", FM_JOB_TEMP_DIR));
-    json_array_append_new(env, secret_env("FEATHERMAN_TOKEN", FM_INTERNAL_TOKEN_SECRET, "token"));
-    if (c->has_object_store && c->store.credentials.name) {
-        const fm_secret_ref *s = &c->store.credentials;
-        if (p->pool->read_only && c->store.read_only_credentials.name) s = &c->store.read_only_credentials;
-        json_array_append_new(env, secret_env("FEATHERMAN_S3_ACCESS_KEY_ID", s->name,
-                                              s->key_a ? s->key_a : "AWS_ACCESS_KEY_ID"));
-        json_array_append_new(env, secret_env("FEATHERMAN_S3_SECRET_ACCESS_KEY", s->name,
-                                              s->key_b ? s->key_b : "AWS_SECRET_ACCESS_KEY"));
-    }
-    if (!strcmp(c->metadata_type, "postgres") && c->pg.password.name)
-        json_array_append_new(env, secret_env("FEATHERMAN_PG_PASSWORD", c->pg.password.name,
-                                              c->pg.password.key_a ? c->pg.password.key_a : "password"));
+    fm_k8s_catalog_env(env, p->catalog_cr);
+    json_array_append_new(env, fm_k8s_secret_env("FEATHERMAN_TOKEN", FM_INTERNAL_TOKEN_SECRET, "token"));
+    const fm_secret_ref *s = &c->store.credentials;
+    if (p->pool->read_only && c->store.read_only_credentials.name) s = &c->store.read_only_credentials;
+    fm_k8s_credentials_env(env, c, s);
     /* the template's env after ours; ours cannot be overridden (the token, the credentials) */
     json_t *user = json_object_get(p->pool->template_, "env"), *e;
     size_t i;
@@ -192,7 +166,7 @@ json_t *fm_pool_pod_manifest(const fm_pool_pod_params *p) {
     snprintf(hash, sizeof hash, "%08x", h);
     return json_pack("{s:s, s:s, s:{s:s, s:s, s:o, s:{s:s}, s:o}, s:o}", "apiVersion", "v1", "kind", "Pod", "metadata",
                      "name", p->name, "namespace", p->namespace_, "labels", pool_labels(ps->name, ps->catalog_ref),
-                     "annotations", FM_ANNOT_SPEC_HASH, hash, "ownerReferences", owner_ref(p->pool_cr), "spec", spec);
+                     "annotations", FM_ANNOT_SPEC_HASH, hash, "ownerReferences", fm_k8s_owner_refs(p->pool_cr), "spec", spec);
 }
 
 json_t *fm_pool_pdb_manifest(json_t *pool_cr, const fm_pool_spec *pool) {
@@ -200,6 +174,6 @@ json_t *fm_pool_pdb_manifest(json_t *pool_cr, const fm_pool_spec *pool) {
                      "apiVersion", "policy/v1", "kind", "PodDisruptionBudget", "metadata", "name", pool->name,
                      "namespace", pool->namespace_, "labels", FM_LABEL_NAME, "featherman", FM_LABEL_MANAGED_BY,
                      FM_MANAGED_BY, FM_LABEL_POOL, pool->name, FM_LABEL_CATALOG, pool->catalog_ref, "ownerReferences",
-                     owner_ref(pool_cr), "spec", "minAvailable", pool->min_size, "selector", "matchLabels",
+                     fm_k8s_owner_refs(pool_cr), "spec", "minAvailable", pool->min_size, "selector", "matchLabels",
                      FM_LABEL_POOL, pool->name, FM_LABEL_COMPONENT, FM_COMPONENT_POOL);
 }

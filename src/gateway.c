@@ -50,6 +50,7 @@
 #include "kube/informer.h"
 #include "kube/kube_config.h"
 #include "kube/kube_http.h"
+#include "listen.h"
 #include "log.h"
 #include "metrics.h"
 #include "request.h"
@@ -700,20 +701,11 @@ int fm_role_gateway(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    char addr[64] = "127.0.0.1";
-    int port = 8080;
-    const char *podip = getenv("POD_IP");
-    if (o->listen) {
-        const char *colon = strrchr(o->listen, ':');
-        if (!colon || (size_t)(colon - o->listen) >= sizeof addr) {
-            fprintf(stderr, "featherman gateway: --listen wants ADDR:PORT\n");
-            return 2;
-        }
-        memcpy(addr, o->listen, (size_t)(colon - o->listen));
-        addr[colon - o->listen] = 0;
-        port = atoi(colon + 1);
-    } else if (podip && *podip) {
-        snprintf(addr, sizeof addr, "%s", podip);
+    char addr[64];
+    int port;
+    if (fm_listen_or_pod_ip(o->listen, 8080, addr, sizeof addr, &port)) {
+        fprintf(stderr, "featherman gateway: --listen wants ADDR:PORT\n");
+        return 2;
     }
 
     fm_server_block_signals();

@@ -14,6 +14,7 @@
 #include "catalog_ops.h"
 #include "engine.h"
 #include "fsutil.h"
+#include "listen.h"
 #include "log.h"
 #include "manifest.h"
 #include "roles.h"
@@ -98,20 +99,6 @@ static char *token_from_file(const char *file, fm_err *err) {
     return t;
 }
 
-static int parse_listen(const char *s, char *addr, size_t n, int *port) {
-    const char *colon = strrchr(s, ':');
-    if (!colon) return -1;
-    size_t len = (size_t)(colon - s);
-    if (len == 0 || len >= n) return -1;
-    memcpy(addr, s, len);
-    addr[len] = 0;
-    char *end;
-    long p = strtol(colon + 1, &end, 10);
-    if (*end || p < 0 || p > 65535) return -1;
-    *port = (int)p;
-    return 0;
-}
-
 int fm_role_local(int argc, char **argv) {
     static const struct option opts[] = {{"manifests", required_argument, 0, 'm'}, {"state", required_argument, 0, 's'},
                                          {"listen", required_argument, 0, 'l'},    {"slots", required_argument, 0, 'n'},
@@ -143,7 +130,7 @@ int fm_role_local(int argc, char **argv) {
     }
     char addr[64];
     int port;
-    if (parse_listen(listen, addr, sizeof addr, &port)) {
+    if (fm_parse_listen(listen, addr, sizeof addr, &port)) {
         fprintf(stderr, "featherman local: --listen wants ADDR:PORT, got \"%s\"\n", listen);
         return 2;
     }

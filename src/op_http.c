@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "listen.h"
 #include "operator.h"
 #include "pool_registry.h"
 
@@ -89,20 +90,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 }
 
 fm_op_http *fm_op_http_start(struct fm_operator *op, const char *listen, atomic_int *leading, fm_err *err) {
-    char addr[64] = "127.0.0.1";
-    int port = 8081;
-    const char *podip = getenv("POD_IP");
-    if (listen) {
-        const char *colon = strrchr(listen, ':');
-        if (!colon || (size_t)(colon - listen) >= sizeof addr) {
-            fm_fail(err, FM_E_INVALID, "--listen wants ADDR:PORT");
-            return NULL;
-        }
-        memcpy(addr, listen, (size_t)(colon - listen));
-        addr[colon - listen] = 0;
-        port = atoi(colon + 1);
-    } else if (podip && strlen(podip) < sizeof addr) {
-        snprintf(addr, sizeof addr, "%s", podip);
+    char addr[64];
+    int port;
+    if (fm_listen_or_pod_ip(listen, 8081, addr, sizeof addr, &port)) {
+        fm_fail(err, FM_E_INVALID, "--listen wants ADDR:PORT");
+        return NULL;
     }
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);

@@ -20,6 +20,7 @@
 #include "catalog_ops.h"
 #include "engine.h"
 #include "fsutil.h"
+#include "listen.h"
 #include "log.h"
 #include "manifest.h"
 #include "roles.h"
@@ -135,20 +136,11 @@ static int serve(const worker_opts *o) {
     fm_server *srv = NULL;
     char *token = NULL;
     int rc = 1, sandboxed = 0;
-    char addr[64] = "127.0.0.1";
-    int port = 8080;
-    const char *podip = getenv("POD_IP");
-    if (o->listen) {
-        const char *colon = strrchr(o->listen, ':');
-        if (!colon || (size_t)(colon - o->listen) >= sizeof addr) {
-            fprintf(stderr, "featherman worker serve: --listen wants ADDR:PORT\n");
-            return 2;
-        }
-        memcpy(addr, o->listen, (size_t)(colon - o->listen));
-        addr[colon - o->listen] = 0;
-        port = atoi(colon + 1);
-    } else if (podip && *podip) {
-        snprintf(addr, sizeof addr, "%s", podip);
+    char addr[64];
+    int port;
+    if (fm_listen_or_pod_ip(o->listen, 8080, addr, sizeof addr, &port)) {
+        fprintf(stderr, "featherman worker serve: --listen wants ADDR:PORT\n");
+        return 2;
     }
     if (o->token_file) {
         token = fm_read_file(o->token_file, 4096, NULL, &err);

@@ -225,3 +225,10 @@ const char *fm_op_report_error(json_t *report, const char **code) {
     const char *m = json_string_value(json_object_get(e, "message"));
     return m ? m : "the Job failed without a message";
 }
+
+long fm_op_retry_failed_job(fm_operator *op, const char *ns, const char *name, long long finished_at, long retry_ms) {
+    long long age_ms = finished_at ? ((long long)time(NULL) - finished_at) * 1000 : retry_ms;
+    if (age_ms < retry_ms) return (long)(retry_ms - age_ms);
+    fm_op_delete_job(op, ns, name);
+    return 2000;
+}

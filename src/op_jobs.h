@@ -21,6 +21,10 @@ fm_job_state fm_op_run_job(fm_operator *op, const fm_job_params *p, bool write_l
                            long long *finished_at, char *why, size_t nwhy);
 /* deletes the Job and its Pods (background propagation); 0 also when already gone */
 int fm_op_delete_job(fm_operator *op, const char *ns, const char *name);
+/* After a failed Job: the ms to wait before looking again. Once retry_ms have passed since the
+ * Job finished it is deleted (a fresh one runs on the next pass, after 2 s); until then, the rest
+ * of the delay. A failure is retried at that pace, never in a tight loop. */
+long fm_op_retry_failed_job(fm_operator *op, const char *ns, const char *name, long long finished_at, long retry_ms);
 /* the error message of a failed Job's report, or a fallback; borrowed from report */
 const char *fm_op_report_error(json_t *report, const char **code);
 #endif

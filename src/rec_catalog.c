@@ -321,14 +321,7 @@ long fm_reconcile_catalog(fm_operator *op, const char *ns, const char *name) {
             fm_cond_set(c.conds, "MetadataReady", false, "InitFailed", msg, c.gen);
         }
         if (fm_cond_set(c.conds, "Ready", false, "InitFailed", msg, c.gen)) event(&c, "Warning", "InitFailed", msg);
-        /* retry with a fresh Job once the delay has passed since this one failed */
-        long long age = finished_at ? (long long)time(NULL) - finished_at : RETRY_MS / 1000;
-        if (age * 1000 >= RETRY_MS) {
-            fm_op_delete_job(op, ns, jobname);
-            next = finish(&c, "Failed", 2000);
-        } else {
-            next = finish(&c, "Failed", RETRY_MS - age * 1000);
-        }
+        next = finish(&c, "Failed", fm_op_retry_failed_job(op, ns, jobname, finished_at, RETRY_MS));
         break;
     }
     case FM_JOB_SUCCEEDED: {

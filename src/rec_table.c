@@ -262,9 +262,7 @@ long fm_reconcile_table(fm_operator *op, const char *ns, const char *name) {
             if (refused) {
                 next = finish(&c, "Failed", 0);
             } else {
-                long long age = finished_at ? (long long)time(NULL) - finished_at : RETRY_MS / 1000;
-                if (age * 1000 >= RETRY_MS) fm_op_delete_job(op, ns, jobname);
-                next = finish(&c, "Failed", age * 1000 >= RETRY_MS ? 2000 : RETRY_MS - age * 1000);
+                next = finish(&c, "Failed", fm_op_retry_failed_job(op, ns, jobname, finished_at, RETRY_MS));
             }
             json_decref(report);
             goto out;

@@ -413,13 +413,7 @@ static enum MHD_Result start_query(gateway *g, struct MHD_Connection *c, gwreq *
     fm_err_clear(&err);
     if (fm_query_request_parse(r->body.data ? r->body.data : "", r->body.len, &q, &err))
         return send_error(c, r, 400, "invalid", err.msg);
-    fm_format f = FM_FMT_CSV;
-    if (q.has_format) {
-        f = q.format;
-    } else {
-        const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
-        if (accept) fm_format_from_accept(accept, &f);
-    }
+    fm_format f = fm_query_request_format(&q, MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
     r->format = (int)f;
     enum MHD_Result rc;
     if (!q.catalog) {

@@ -71,3 +71,10 @@ void fm_query_request_free(fm_query_request *r) {
     free(r->catalog);
     memset(r, 0, sizeof *r);
 }
+
+fm_format fm_query_request_format(const fm_query_request *r, const char *accept) {
+    fm_format f = FM_FMT_CSV;
+    if (r->has_format) f = r->format;
+    else if (accept) fm_format_from_accept(accept, &f);
+    return f;
+}

@@ -19,4 +19,7 @@ typedef struct {
 
 int fm_query_request_parse(const char *body, size_t len, fm_query_request *out, fm_err *err);
 void fm_query_request_free(fm_query_request *r);
+/* the response format: the body's "format", else the first supported type of the Accept header
+ * (may be NULL), else CSV */
+fm_format fm_query_request_format(const fm_query_request *r, const char *accept);
 #endif

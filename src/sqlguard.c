@@ -32,6 +32,23 @@ struct fm_sqlguard {
 };
 
 /* functions that run SQL text or serialized plans the guard cannot see, or read the environment */
+/* past the closing quote of a '...' string whose opening quote is just before p ('' is an
+ * escaped quote; with backslash, \x escapes x as in E'...'); NULL when it never closes */
+static const char *skip_string(const char *p, int backslash) {
+    for (;;) {
+        if (!*p) return NULL;
+        if (backslash && *p == '\\') {
+            if (!p[1]) return NULL;
+            p += 2;
+        } else if (*p == '\'') {
+            if (p[1] != '\'') return p + 1;
+            p += 2;
+        } else {
+            p++;
+        }
+    }
+}
+
 static const char *const fixed_denied[] = {"query", "query_table", "getenv", "json_execute_serialized_sql"};
 
 static char lower_ascii(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c; }
@@ -292,19 +309,7 @@ int fm_sqlguard_check_text(const fm_sqlguard *g, const char *sql, fm_err *err) {
             continue;
         }
         if (c == '\'') { /* standard string: '' escapes only */
-            p++;
-            for (;;) {
-                if (!*p) FAIL(FM_E_INVALID, "unterminated quoted string in the SQL text");
-                if (*p == '\'') {
-                    if (p[1] == '\'') {
-                        p += 2;
-                        continue;
-                    }
-                    p++;
-                    break;
-                }
-                p++;
-            }
+            if (!(p = skip_string(p + 1, 0))) FAIL(FM_E_INVALID, "unterminated quoted string in the SQL text");
             kw_push(&st, TK_OTHER, NULL, 0);
             prev_kind = TK_OTHER;
             continue;
@@ -335,24 +340,7 @@ int fm_sqlguard_check_text(const fm_sqlguard *g, const char *sql, fm_err *err) {
             while (is_ident_cont((unsigned char)*p)) p++;
             size_t len = (size_t)(p - s);
             if (len == 1 && (*s == 'e' || *s == 'E') && *p == '\'') { /* E'...': backslash escapes */
-                p++;
-                for (;;) {
-                    if (!*p) FAIL(FM_E_INVALID, "unterminated quoted string in the SQL text");
-                    if (*p == '\\') {
-                        if (!p[1]) FAIL(FM_E_INVALID, "unterminated quoted string in the SQL text");
-                        p += 2;
-                        continue;
-                    }
-                    if (*p == '\'') {
-                        if (p[1] == '\'') {
-                            p += 2;
-                            continue;
-                        }
-                        p++;
-                        break;
-                    }
-                    p++;
-                }
+                if (!(p = skip_string(p + 1, 1))) FAIL(FM_E_INVALID, "unterminated quoted string in the SQL text");
                 kw_push(&st, TK_OTHER, NULL, 0);
                 prev_kind = TK_OTHER;
                 continue;

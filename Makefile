@@ -28,9 +28,9 @@ SAN     := -O1 -g -fPIC -fsanitize=address,undefined -fno-omit-frame-pointer -fn
 SRCS    := $(sort $(wildcard src/*.c src/*/*.c))
 # The roles that run DuckDB (local, worker) live in libfeatherman-engine.so beside the binary,
 # loaded by main.c only for those roles: the operator and the gateway never map libduckdb
-# (13 MiB of resident pages at start-up). The engine's objects take the rest from the binary.
-ENGINE  := catalog_ops ddl_read enc_arrow enc_csv enc_ndjson enc_text encoder engine query_run slots sqlguard \
-           server local worker
+# (13 MiB of resident pages at start-up). The library is the folder src/engine/; its objects
+# take the rest (base, model, http) from the binary.
+ENGINE  := $(patsubst src/%.c,%,$(wildcard src/engine/*.c))
 MAIN    := src/main.c
 LIBSRCS := $(filter-out $(MAIN),$(SRCS))
 UNITSRC := $(sort $(wildcard tests/unit/*.c))
@@ -112,7 +112,7 @@ fuzz:
 	@if command -v clang >/dev/null 2>&1; then \
 	  mkdir -p build/fuzz && \
 	  clang $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined $(INC) $(DEFS) -o build/fuzz/fuzz_sqlguard \
-	    tests/fuzz/fuzz_sqlguard.c src/sqlguard.c src/buf.c src/err.c \
+	    tests/fuzz/fuzz_sqlguard.c src/engine/sqlguard.c src/base/buf.c src/base/err.c \
 	    -L$(DUCKDB_DIR)/lib -Wl,-rpath,$(DUCKDB_DIR)/lib -lduckdb && \
 	  build/fuzz/fuzz_sqlguard -max_total_time=$(FUZZ_SECONDS) -max_len=4096; \
 	else echo "fuzz: clang not found, skipped"; fi

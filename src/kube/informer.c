@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "buf.h"
+#include "base/buf.h"
 
 #define MAX_HANDLERS 8
 

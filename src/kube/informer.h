@@ -16,7 +16,7 @@
 #define FM_KUBE_INFORMER_H
 #include <jansson.h>
 
-#include "err.h"
+#include "base/err.h"
 #include "kube/kube_watch.h"
 
 typedef struct {

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "fsutil.h"
-#include "manifest.h"
+#include "base/buf.h"
+#include "base/fsutil.h"
+#include "model/manifest.h"
 
 #define SA_DIR_DEFAULT "/var/run/secrets/kubernetes.io/serviceaccount"
 #define MAX_CRED_FILE (1 << 20)

@@ -11,7 +11,7 @@
 #define FM_KUBE_CONFIG_H
 #include <stddef.h>
 
-#include "err.h"
+#include "base/err.h"
 
 /* default period after which a token file is read again (client-go uses one minute too) */
 #define KUBE_TOKEN_REFRESH_S 60

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "buf.h"
-#include "log.h"
+#include "base/buf.h"
+#include "base/log.h"
 
 #define MAX_MESSAGE 1024
 #define MAX_CACHE 4096

@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "kube/kube_stream.h"
-#include "log.h"
+#include "base/log.h"
 
 #define POOL_MAX 8
 #define MAX_RESPONSE (256u << 20) /* a List of everything in a big cluster stays well below */

@@ -21,8 +21,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "buf.h"
-#include "err.h"
+#include "base/buf.h"
+#include "base/err.h"
 #include "kube/kube_config.h"
 
 typedef struct kube_client kube_client;

@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "kube/kube_stream.h"
-#include "log.h"
+#include "base/log.h"
 
 #define MAX_WATCH_LINE (64u << 20) /* one object; etcd itself caps values at 1.5 MiB by default */
 

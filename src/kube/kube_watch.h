@@ -17,8 +17,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "buf.h"
-#include "err.h"
+#include "base/buf.h"
+#include "base/err.h"
 #include "kube/kube_http.h"
 
 typedef enum {

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "log.h"
+#include "base/log.h"
 
 static json_t *spec_of(const json_t *lease) { return json_object_get(lease, "spec"); }
 

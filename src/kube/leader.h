@@ -15,7 +15,7 @@
 #define FM_KUBE_LEADER_H
 #include <jansson.h>
 
-#include "err.h"
+#include "base/err.h"
 #include "kube/kube_http.h"
 
 typedef enum { KUBE_LEADER_WAIT, KUBE_LEADER_ACQUIRE, KUBE_LEADER_RENEW } kube_leader_action;

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sqlguard.h"
+#include "engine/sqlguard.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static fm_sqlguard *g;

@@ -19,7 +19,7 @@ from services import ROOT, free_port
 # processes therefore run with detect_leaks=0; test_leaks.py checks the same roles unconfined.
 SAN_ENV = {
     "ASAN_OPTIONS": "detect_leaks=1:exitcode=66:abort_on_error=0",
-    "LSAN_OPTIONS": "print_suppressions=0",  # suppressions are compiled in (src/san_defaults.c)
+    "LSAN_OPTIONS": "print_suppressions=0",  # suppressions are compiled in (src/base/san_defaults.c)
     "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
 }
 

@@ -223,7 +223,7 @@ def test_columns_are_a_list_map_keyed_by_name():
     cols = node_at("DuckLakeTable", "spec.columns")
     assert cols["x-kubernetes-list-type"] == "map" and cols["x-kubernetes-list-map-keys"] == ["name"]
     assert "name" in cols["items"]["required"]
-    assert cols["minItems"] == 1 and cols["maxItems"] == 1000  # MAX_COLUMNS in src/spec_table.c
+    assert cols["minItems"] == 1 and cols["maxItems"] == 1000  # MAX_COLUMNS in src/model/spec_table.c
 
 
 def rules(node):
@@ -317,7 +317,7 @@ def default_of(kind, dotted):
     return node_at(kind, dotted).get("default")
 
 
-# The defaults the C spec parsers (src/spec_catalog.c, spec_table.c, spec_pool.c) apply; the
+# The defaults the C spec parsers (src/model/spec_catalog.c, spec_table.c, spec_pool.c) apply; the
 # schema fills in the same values so that what the operator reads is what kubectl shows.
 C_DEFAULTS = {
     "DuckLakeCatalog": {
@@ -926,7 +926,7 @@ def test_live_conditions_schema(kube, conditions, needle):
 SPECCHECK_C = r"""
 #include <stdio.h>
 #include <string.h>
-#include "spec.h"
+#include "model/spec.h"
 int main(void) {
     json_error_t je;
     json_t *doc = json_loadf(stdin, 0, &je);
@@ -959,8 +959,9 @@ def spec_parser(tmp_path_factory):
     with open(d / "main.c", "w") as f:
         f.write(SPECCHECK_C)
     src = os.path.join(ROOT, "src")
-    files = [os.path.join(src, n) for n in ("spec_catalog.c", "spec_table.c", "spec_pool.c", "spec_util.c",
-                                             "sqlquote.c", "typegrammar.c", "buf.c", "err.c")]
+    files = [os.path.join(src, n) for n in ("model/spec_catalog.c", "model/spec_table.c", "model/spec_pool.c",
+                                             "model/spec_util.c", "model/sqlquote.c", "model/typegrammar.c",
+                                             "base/buf.c", "base/err.c")]
     r = subprocess.run([cc, "-std=c11", "-D_GNU_SOURCE", "-I", src, "-o", str(d / "speccheck"), str(d / "main.c"),
                         *files, "-ljansson", "-lm"], capture_output=True, text=True)
     if r.returncode != 0:

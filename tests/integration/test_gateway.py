@@ -1,5 +1,5 @@
 """`featherman gateway` against the real test cluster (tests/cluster): pool pods are created here
-by hand (Pods with the labels of src/k8s_names.h running `featherman worker serve --slots 1`, the
+by hand (Pods with the labels of src/k8s/k8s_names.h running `featherman worker serve --slots 1`, the
 catalog in MinIO with its SQLite metadata on a hostPath PersistentVolume), the gateway runs as a
 local process with the cluster's kubeconfig and finds them through the API.
 

@@ -1,5 +1,5 @@
 /* Cron schedules: fields, names, steps, the day-of-month/day-of-week OR rule, prev/next. */
-#include "cron.h"
+#include "base/cron.h"
 #include "unit.h"
 
 static time_t at(int y, int mo, int d, int h, int mi) {

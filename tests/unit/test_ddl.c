@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "ddl.h"
+#include "model/ddl.h"
 #include "unit.h"
 
 typedef struct {

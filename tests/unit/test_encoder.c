@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "encoder.h"
-#include "query_run.h"
-#include "sqlguard.h"
+#include "engine/encoder.h"
+#include "engine/query_run.h"
+#include "engine/sqlguard.h"
 #include "nanoarrow/nanoarrow.h"
 #include "nanoarrow/nanoarrow_ipc.h"
 #include "unit.h"

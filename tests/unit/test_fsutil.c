@@ -1,7 +1,7 @@
 /* Path helpers, including the FEATHERMAN_ROOT remapping the test cluster's pod runner relies on. */
 #include <stdlib.h>
 
-#include "fsutil.h"
+#include "base/fsutil.h"
 #include "unit.h"
 
 FM_TEST(host_path_prefixes_absolute_paths_only_when_root_is_set) {

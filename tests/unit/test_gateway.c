@@ -4,11 +4,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "gw_fallback.h"
-#include "gw_route.h"
-#include "gw_tokens.h"
-#include "k8s_names.h"
-#include "slots.h"
+#include "gateway/gw_fallback.h"
+#include "gateway/gw_route.h"
+#include "gateway/gw_tokens.h"
+#include "k8s/k8s_names.h"
+#include "engine/slots.h"
 #include "unit.h"
 
 static fm_gw_pod mkpod(const char *name, const char *pool, const char *cat, const char *ip, int slots, bool ready) {

@@ -1,5 +1,5 @@
-#include "buf.h"
-#include "json_out.h"
+#include "base/buf.h"
+#include "base/json_out.h"
 #include "unit.h"
 
 static void js(const char *in, size_t n, const char *want, int *fm_failed) {

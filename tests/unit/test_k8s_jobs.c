@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "k8s_jobs.h"
+#include "k8s/k8s_jobs.h"
 #include "unit.h"
 
 static const char *CAT =

@@ -1,7 +1,7 @@
 /* --listen parsing shared by local, worker serve, the gateway and the operator. */
 #include <stdlib.h>
 
-#include "listen.h"
+#include "base/listen.h"
 #include "unit.h"
 
 FM_TEST(listen_parsing) {

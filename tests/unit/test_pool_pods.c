@@ -4,11 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "gw_route.h"
-#include "pool_pods.h"
-#include "pool_registry.h"
-#include "pool_status.h"
+#include "base/buf.h"
+#include "gateway/gw_route.h"
+#include "k8s/pool_pods.h"
+#include "operator/pool_registry.h"
+#include "operator/pool_status.h"
 #include "unit.h"
 
 static const char *CAT =

@@ -1,7 +1,7 @@
 /* Every autoscaling rule of pool_scale.h, driven through time with synthetic pod reports. */
 #include <string.h>
 
-#include "pool_scale.h"
+#include "operator/pool_scale.h"
 #include "unit.h"
 
 static fm_scale_policy policy(void) {

@@ -1,6 +1,6 @@
 #include <string.h>
 
-#include "request.h"
+#include "http/request.h"
 #include "unit.h"
 
 static int parse(const char *body, fm_query_request *r, fm_err *e) {

@@ -14,7 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "sandbox.h"
+#include "engine/sandbox.h"
 #include "unit.h"
 
 static int exec_ok(duckdb_connection c, const char *sql) {

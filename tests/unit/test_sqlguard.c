@@ -7,7 +7,7 @@
 #include <duckdb.h>
 #include <stdlib.h>
 
-#include "sqlguard.h"
+#include "engine/sqlguard.h"
 #include "unit.h"
 
 static int open_db(duckdb_database *db, duckdb_connection *con) {

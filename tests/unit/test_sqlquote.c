@@ -3,7 +3,7 @@
 #include <duckdb.h>
 #include <stdlib.h>
 
-#include "sqlquote.h"
+#include "model/sqlquote.h"
 #include "unit.h"
 
 static void ident(const char *in, const char *want, int *fm_failed) {

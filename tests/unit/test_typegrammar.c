@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "sqlquote.h"
-#include "typegrammar.h"
+#include "model/sqlquote.h"
+#include "model/typegrammar.h"
 #include "unit.h"
 
 static void ok(const char *in, const char *want, int *fm_failed) {

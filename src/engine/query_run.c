@@ -1,0 +1,172 @@
+#include "engine/query_run.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct fm_run {
+    duckdb_connection con;
+    int txn;   /* we opened a transaction around a single statement: commit it at the end */
+    int multi; /* several statements: whatever transaction they left open is rolled back */
+    duckdb_result result;
+    int has_result;
+    fm_encoder *enc;
+    duckdb_data_chunk pending; /* the first chunk, fetched early to surface errors */
+    int exhausted;             /* DuckDB said no more chunks: fetching again is an error */
+    int done;
+    unsigned long long rows;
+};
+
+/* DuckDB's error → our category (and so the HTTP status) */
+static fm_errcode classify(duckdb_error_type t, const char *msg) {
+    switch (t) {
+    case DUCKDB_ERROR_PERMISSION: return FM_E_REFUSED;
+    case DUCKDB_ERROR_INTERRUPT: return FM_E_TIMEOUT;
+    case DUCKDB_ERROR_OUT_OF_MEMORY: return FM_E_UNAVAILABLE;
+    case DUCKDB_ERROR_IO:
+    case DUCKDB_ERROR_HTTP:
+    case DUCKDB_ERROR_CONNECTION: return FM_E_UNAVAILABLE;
+    case DUCKDB_ERROR_INTERNAL:
+    case DUCKDB_ERROR_FATAL: return FM_E_INTERNAL;
+    default: break;
+    }
+    if (!msg) return FM_E_INVALID;
+    if (!strncmp(msg, "Permission Error", 16)) return FM_E_REFUSED;
+    if (!strncmp(msg, "INTERRUPT Error", 15)) return FM_E_TIMEOUT;
+    if (!strncmp(msg, "IO Error", 8) || !strncmp(msg, "HTTP Error", 10) || !strncmp(msg, "Out of Memory", 13))
+        return FM_E_UNAVAILABLE;
+    if (!strncmp(msg, "INTERNAL Error", 14) || !strncmp(msg, "FATAL Error", 11)) return FM_E_INTERNAL;
+    if ((strstr(msg, "read-only") || strstr(msg, "read only") || strstr(msg, "configuration has been locked") ||
+                strstr(msg, "disabled through configuration") || strstr(msg, "disabled by configuration")))
+        return FM_E_REFUSED;
+    return FM_E_INVALID;
+}
+
+static int result_error(duckdb_result *res, fm_err *err) {
+    const char *m = duckdb_result_error(res);
+    return fm_fail(err, classify(duckdb_result_error_type(res), m), "%s", m ? m : "query failed");
+}
+
+fm_run *fm_run_start(duckdb_connection con, const fm_sqlguard *guard, const char *sql, fm_format f, fm_buf *out,
+                     fm_err *err) {
+    if (fm_sqlguard_check_text(guard, sql, err)) return NULL;
+    duckdb_extracted_statements stmts = NULL;
+    idx_t n = duckdb_extract_statements(con, sql, &stmts);
+    if (n == 0) {
+        const char *m = stmts ? duckdb_extract_statements_error(stmts) : NULL;
+        fm_fail(err, FM_E_INVALID, "%s", m ? m : "the request contains no SQL statement");
+        duckdb_destroy_extracted(&stmts);
+        return NULL;
+    }
+    fm_run *r = calloc(1, sizeof *r);
+    r->con = con;
+    r->multi = n > 1;
+    /* One statement runs in an explicit transaction: in auto-commit mode DuckDB's prepare and
+     * execute would each be a transaction of their own, and each reads the DuckLake metadata
+     * (about 2 ms per query against a SQLite catalog). */
+    if (n == 1) {
+        duckdb_result tr;
+        r->txn = duckdb_query(con, "BEGIN TRANSACTION", &tr) == DuckDBSuccess;
+        duckdb_destroy_result(&tr);
+    }
+    for (idx_t i = 0; i < n; i++) {
+        duckdb_prepared_statement prep = NULL;
+        if (duckdb_prepare_extracted_statement(con, stmts, i, &prep) == DuckDBError) {
+            const char *m = duckdb_prepare_error(prep);
+            fm_fail(err, classify(DUCKDB_ERROR_INVALID, m), "%s", m ? m : "cannot prepare statement");
+            duckdb_destroy_prepare(&prep);
+            goto fail;
+        }
+        if (fm_sqlguard_check_type(duckdb_prepared_statement_type(prep), err)) {
+            duckdb_destroy_prepare(&prep);
+            goto fail;
+        }
+        if (i + 1 < n) {
+            duckdb_result res;
+            duckdb_state st = duckdb_execute_prepared(prep, &res);
+            duckdb_destroy_prepare(&prep);
+            if (st == DuckDBError) {
+                result_error(&res, err);
+                duckdb_destroy_result(&res);
+                goto fail;
+            }
+            duckdb_destroy_result(&res);
+            continue;
+        }
+        duckdb_pending_result pending;
+        if (duckdb_pending_prepared_streaming(prep, &pending) == DuckDBError) {
+            const char *m = duckdb_pending_error(pending);
+            fm_fail(err, classify(DUCKDB_ERROR_INVALID, m), "%s", m ? m : "cannot start query");
+            duckdb_destroy_pending(&pending);
+            duckdb_destroy_prepare(&prep);
+            goto fail;
+        }
+        duckdb_state st = duckdb_execute_pending(pending, &r->result);
+        duckdb_destroy_pending(&pending);
+        duckdb_destroy_prepare(&prep);
+        r->has_result = 1;
+        if (st == DuckDBError) {
+            result_error(&r->result, err);
+            goto fail;
+        }
+    }
+    duckdb_destroy_extracted(&stmts);
+    r->enc = fm_encoder_new(f, &r->result, err);
+    if (!r->enc) goto fail_noext;
+    r->pending = duckdb_fetch_chunk(r->result);
+    if (!r->pending) {
+        if (duckdb_result_error(&r->result)) {
+            result_error(&r->result, err);
+            goto fail_noext;
+        }
+        r->exhausted = 1;
+    }
+    if (fm_encoder_begin(r->enc, out, err)) goto fail_noext;
+    return r;
+fail:
+    duckdb_destroy_extracted(&stmts);
+fail_noext:
+    fm_run_free(r);
+    return NULL;
+}
+
+int fm_run_next(fm_run *r, fm_buf *out, fm_err *err) {
+    if (r->done) return 0;
+    duckdb_data_chunk chunk = r->pending;
+    r->pending = NULL;
+    if (!chunk && !r->exhausted) chunk = duckdb_fetch_chunk(r->result);
+    if (!chunk) {
+        if (!r->exhausted && duckdb_result_error(&r->result)) return result_error(&r->result, err);
+        r->exhausted = 1;
+        if (r->txn) { /* a failed commit (a write conflict, the store refusing) must reach the client */
+            duckdb_result cr;
+            r->txn = 0;
+            if (duckdb_query(r->con, "COMMIT", &cr) == DuckDBError) {
+                result_error(&cr, err);
+                duckdb_destroy_result(&cr);
+                return -1;
+            }
+            duckdb_destroy_result(&cr);
+        }
+        r->done = 1;
+        return fm_encoder_end(r->enc, out, err) ? -1 : 0;
+    }
+    r->rows += duckdb_data_chunk_get_size(chunk);
+    int rc = fm_encoder_chunk(r->enc, chunk, out, err);
+    duckdb_destroy_data_chunk(&chunk);
+    return rc ? -1 : 1;
+}
+
+unsigned long long fm_run_rows(const fm_run *r) { return r->rows; }
+
+void fm_run_free(fm_run *r) {
+    if (!r) return;
+    if (r->pending) duckdb_destroy_data_chunk(&r->pending);
+    if (r->enc) fm_encoder_free(r->enc);
+    if (r->has_result) duckdb_destroy_result(&r->result);
+    if (r->txn || r->multi) { /* not finished, failed, or several statements: leave no transaction open */
+        duckdb_result rr;
+        duckdb_query(r->con, "ROLLBACK", &rr);
+        duckdb_destroy_result(&rr);
+    }
+    free(r);
+}

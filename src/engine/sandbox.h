@@ -1,0 +1,39 @@
+/* OS-level confinement of a process that runs user SQL, as DuckDB's security model asks for:
+ * after the engine has opened its catalog and loaded its extensions, fm_sandbox_apply restricts
+ * the whole process with Landlock (Linux ≥ 5.13, unprivileged) to:
+ *   read+write beneath each `rw` path (the lake's data directory, the metadata file's directory,
+ *   the temp directory), read-only beneath each `ro` path (the extension directory, CA
+ *   certificates, /proc/self, shared libraries' directories, timezone data), nothing else.
+ * Where the kernel supports Landlock ABI ≥ 4 and `ports` is non-empty, TCP connect() is limited
+ * to those ports (S3 endpoint, Postgres); with no ports the network is not restricted (bind()
+ * is never restricted). Paths that do not exist are skipped; a path that is a file (not a
+ * directory) gets file rights only, so pass the directory when DuckDB writes beside a file
+ * (a .wal next to a metadata database). Execution of programs is denied everywhere.
+ * Process-wide: Landlock confines a thread, not a process. On kernels with
+ * LANDLOCK_RESTRICT_SELF_TSYNC (ABI ≥ 8) one call covers all threads; otherwise (e.g. Linux
+ * 6.18, ABI 7) every existing thread is signalled (SIGRTMIN+5) and confines itself from the
+ * handler before the caller does: callers must not block SIGRTMIN+5 in any thread and must
+ * not change its disposition afterwards; a thread that does not answer within ~5 s makes the
+ * call fail. Threads started later inherit the confinement. Where the kernel has no Landlock, it returns
+ * 0 and sets *applied = 0 so the caller can log a warning and report it in /status; the
+ * DuckDB settings and fm_sqlguard still apply. Returns -1 with err only on a real failure
+ * (a rule that cannot be added). Must be called once, before any user query. */
+#ifndef FM_SANDBOX_H
+#define FM_SANDBOX_H
+#include <stddef.h>
+
+#include "base/err.h"
+
+typedef struct {
+    const char **rw;
+    size_t nrw;
+    const char **ro;
+    size_t nro;
+    const int *ports;
+    size_t nports;
+} fm_sandbox_rules;
+
+/* the read-only paths a DuckDB process needs after start-up (libraries, CA certificates, zoneinfo, /proc/self, the extension dir) */
+void fm_sandbox_default_ro(const char ***paths, size_t *n);
+int fm_sandbox_apply(const fm_sandbox_rules *rules, int *applied, int *abi, fm_err *err);
+#endif

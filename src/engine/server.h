@@ -1,0 +1,47 @@
+/* The query API server shared by `featherman local` and `featherman worker serve` (brief §4):
+ *   POST /query   Bearer token required (constant-time compare); JSON body (request.h), at most
+ *                 max_body bytes (413); result streamed chunked as CSV / NDJSON / Arrow IPC
+ *                 (format from the body, else the Accept header, else CSV). Errors before the
+ *                 first byte: {"error":{"code","message"}} with 400/401/403/404/405/409/413/429/
+ *                 500/503/504. An error after streaming began aborts the chunked stream (no
+ *                 terminating chunk), so no client can take a short result for a whole one.
+ *                 A client that disconnects, or a query past timeoutMs, is interrupted.
+ *                 Headers: X-Featherman-Query-Id, X-Featherman-Pod.
+ *   GET /healthz  process alive;  GET /readyz  catalogs attached and not draining (else 503)
+ *   GET /metrics  Prometheus text;  GET /status  slots, busy, idle since, queries served, start
+ * One thread per connection (libmicrohttpd), one DuckDB connection per slot. fm_server_run
+ * returns after SIGTERM/SIGINT once running queries have drained (at most drain_ms), or after
+ * the first query when `once` is set. */
+#ifndef FM_SERVER_H
+#define FM_SERVER_H
+#include <stddef.h>
+
+#include "engine/engine.h"
+#include "base/err.h"
+
+typedef struct {
+    const char *listen_addr; /* IPv4 address, default 127.0.0.1 */
+    int port;                /* default 8080 */
+    const char *token;       /* required, never logged */
+    size_t max_body;         /* default 1 MiB */
+    int queue_max;           /* 0: answer 409 when all slots are busy (worker); >0 queue (local) */
+    long queue_wait_ms;
+    long default_timeout_ms; /* default 60 s */
+    long max_timeout_ms;     /* requests may not ask for more; default = default_timeout_ms */
+    long drain_ms;           /* default 30 s */
+    int once;
+    const char *pod_name;    /* X-Featherman-Pod; default the host name */
+    const char *role;        /* "local" | "worker" (shown in /status) */
+    int sandboxed;           /* whether the OS sandbox was applied (shown in /status) */
+} fm_server_config;
+
+typedef struct fm_server fm_server;
+
+/* engines must already be locked down; the server does not own them */
+fm_server *fm_server_start(const fm_server_config *cfg, fm_engine **engines, size_t n, fm_err *err);
+int fm_server_port(const fm_server *s);
+int fm_server_run(fm_server *s); /* blocks; 0 on a clean stop */
+void fm_server_free(fm_server *s);
+/* signals the server must handle: call from the main thread before starting any thread */
+void fm_server_block_signals(void);
+#endif

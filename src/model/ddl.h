@@ -1,0 +1,51 @@
+/* Table DDL from a table spec, and the plan that turns an existing table into the spec.
+ * All names go through fm_sql_ident, types are the canonical ones from the grammar. `qualified`
+ * is the already-quoted "catalog"."table" (or "catalog"."schema"."table") the caller built.
+ *
+ * fm_ddl_create: CREATE TABLE IF NOT EXISTS <qualified> (<col> <type> [NOT NULL], ...);
+ *   followed, when the spec partitions, by ALTER TABLE <qualified> SET PARTITIONED BY (...);
+ *   and one COMMENT ON COLUMN per column comment. Statements are separated by ";\n".
+ * fm_ddl_plan: given the table's current columns (name, canonical type, nullable) in order,
+ *   appends the ALTER statements that make it match the spec, in this order: RENAME COLUMN for a
+ *   spec column whose renamedFrom names a current column (and whose own name is not current);
+ *   ADD COLUMN for new names (nullable only, existing rows have no value); SET DATA TYPE where
+ *   fm_type_widening_ok allows; SET/DROP NOT NULL; SET PARTITIONED BY (or RESET PARTITIONED BY)
+ *   before any drop, so a dropped column is no longer a key, when `current_partition` — the clause text
+ *   fm_ddl_partition_clause would print for the table as it is, or NULL when unpartitioned —
+ *   differs; last DROP COLUMN for current names no longer in the spec (DuckLake keeps them in
+ *   older snapshots). Any change DuckLake cannot make (narrowing, a type change that is not a widening,
+ *   a spec that would leave no column, renamedFrom naming no current column while the new name
+ *   is absent too is fine: it is an ADD) is refused with FM_E_REFUSED and a message naming the
+ *   column and both types; on refusal nothing is appended. An empty plan appends nothing.
+ * fm_ddl_partition_clause: "(col, year(col), bucket(8, col))" for SET PARTITIONED BY. */
+#ifndef FM_DDL_H
+#define FM_DDL_H
+#include <stdbool.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+#include "model/spec.h"
+
+typedef struct {
+    const char *name;
+    const char *type; /* canonical */
+    bool nullable;
+} fm_current_column;
+
+int fm_ddl_create(fm_buf *sql, const char *qualified, const fm_table_spec *t, fm_err *err);
+int fm_ddl_plan(fm_buf *sql, const char *qualified, const fm_table_spec *t, const fm_current_column *cur,
+                size_t ncur, const char *current_partition, fm_err *err);
+int fm_ddl_partition_clause(fm_buf *out, const fm_table_spec *t, fm_err *err);
+
+/* Reading a table as it is (ddl_read.c). fm_ddl_read_columns fills a malloc'd array of the
+ * table's columns in order (canonical types, as DuckDB prints them); *n = 0 and FM_E_NOT_FOUND
+ * when the table does not exist. fm_ddl_read_partition returns the malloc'd partition clause
+ * in fm_ddl_partition_clause's form, or NULL when unpartitioned (or on error, with err set);
+ * metadata_schema is the catalog's METADATA_SCHEMA (Postgres) or NULL for the default. */
+#include <duckdb.h>
+int fm_ddl_read_columns(duckdb_connection con, const char *catalog, const char *table, fm_current_column **cols,
+                        size_t *n, fm_err *err);
+void fm_ddl_free_columns(fm_current_column *cols, size_t n);
+char *fm_ddl_read_partition(duckdb_connection con, const char *catalog, const char *metadata_schema, const char *table,
+                            fm_err *err);
+#endif

@@ -4,6 +4,7 @@
 #   make asan       build/asan/featherman (AddressSanitizer + UndefinedBehaviorSanitizer)
 #   make unit       build/unit_tests (C unit tests; run it to test)
 #   make bench      build/bench/latency, build/bench/fresh_query (bench/run.sh and bench/ab.sh run them)
+#   make check-layers  the layer rules of docs/ARCHITECTURE.md over src/'s #include lines
 #   make clean
 -include build/config.mk
 ifndef DUCKDB_DIR
@@ -45,7 +46,7 @@ NACFLAGS := -O2 -g -fPIC -w -DNANOARROW_NAMESPACE=FeathermanArrow -I$(CURDIR)/bu
            -I$(NANOARROW_DIR)/arrow-nanoarrow/src -I$(NANOARROW_DIR)/flatcc/include
 NACONFIG := build/nanoarrow/include/nanoarrow/nanoarrow_config.h
 
-.PHONY: all asan unit clean fuzz bench
+.PHONY: all asan unit clean fuzz bench check-layers
 all: build/featherman
 asan: build/asan/featherman build/asan/unit_tests
 unit: build/unit_tests
@@ -116,6 +117,9 @@ fuzz:
 	    -L$(DUCKDB_DIR)/lib -Wl,-rpath,$(DUCKDB_DIR)/lib -lduckdb && \
 	  build/fuzz/fuzz_sqlguard -max_total_time=$(FUZZ_SECONDS) -max_len=4096; \
 	else echo "fuzz: clang not found, skipped"; fi
+
+check-layers:
+	scripts/check-layers.sh src
 
 clean:
 	rm -rf build/obj build/uobj build/asan build/featherman build/libfeatherman-engine.so build/unit_tests build/nanoarrow \

@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh --test
+make -s check-layers
 make -s -j2 all unit asan
 VENV=$(awk '$1=="TEST_VENV"{print $3}' build/config.mk)
 export FEATHERMAN_BIN="$PWD/build/asan/featherman"

@@ -1,8 +1,8 @@
-/* Millisecond clocks (declared in slots.h), shared by the engine and the control-plane roles. */
+/* Millisecond clocks (clock.h). */
 #include <stdint.h>
 #include <time.h>
 
-#include "engine/slots.h"
+#include "base/clock.h"
 
 int64_t fm_now_ms(void) {
     struct timespec ts;

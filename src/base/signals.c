@@ -1,11 +1,11 @@
-/* Signal set-up shared by every serving role (declared in server.h): SIGTERM/SIGINT are blocked
+/* Signal set-up shared by every serving role (signals.h): SIGTERM/SIGINT are blocked
  * in every thread and taken by the role's main loop with sigwait; SIGPIPE is ignored. */
 #include <pthread.h>
 #include <signal.h>
 
-#include "engine/server.h"
+#include "base/signals.h"
 
-void fm_server_block_signals(void) {
+void fm_signals_block(void) {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);

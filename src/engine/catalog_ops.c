@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "base/buf.h"
-#include "model/ddl.h"
+#include "engine/ddl_read.h"
 #include "base/log.h"
 #include "model/sqlquote.h"
 

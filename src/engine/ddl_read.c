@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "base/buf.h"
-#include "model/ddl.h"
+#include "engine/ddl_read.h"
 #include "model/sqlquote.h"
 
 static int run(duckdb_connection con, const char *sql, duckdb_result *res, fm_err *err) {

@@ -25,17 +25,9 @@
 
 #include "base/buf.h"
 #include "base/err.h"
-
-typedef enum { FM_FMT_CSV, FM_FMT_NDJSON, FM_FMT_ARROW } fm_format;
+#include "model/format.h"
 
 typedef struct fm_encoder fm_encoder;
-
-/* "csv" | "ndjson" | "arrow" (also "json" → ndjson); returns -1 for anything else */
-int fm_format_parse(const char *name, fm_format *out);
-/* from an Accept header: the first supported media type listed, or -1 if none is recognised */
-int fm_format_from_accept(const char *accept, fm_format *out);
-const char *fm_format_content_type(fm_format f);
-const char *fm_format_name(fm_format f);
 
 /* result: a (streaming) result whose columns describe the output; it is only read for column
  * names and types (and, for Arrow, its arrow options), not consumed. */

@@ -19,6 +19,7 @@
 #include "model/manifest.h"
 #include "roles.h"
 #include "engine/sandbox.h"
+#include "base/signals.h"
 #include "engine/server.h"
 #include "model/spec.h"
 
@@ -140,7 +141,7 @@ int fm_role_local(int argc, char **argv) {
         if (asprintf(&state_buf, "%s/.local/state/featherman", home ? home : ".") < 0) return 1;
         state = state_buf;
     }
-    fm_server_block_signals();
+    fm_signals_block();
     fm_err err;
     fm_err_clear(&err);
     int rc = 1;

@@ -42,6 +42,4 @@ fm_server *fm_server_start(const fm_server_config *cfg, fm_engine **engines, siz
 int fm_server_port(const fm_server *s);
 int fm_server_run(fm_server *s); /* blocks; 0 on a clean stop */
 void fm_server_free(fm_server *s);
-/* signals the server must handle: call from the main thread before starting any thread */
-void fm_server_block_signals(void);
 #endif

@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 
 enum { FM_SLOT_RUNNING = 0, FM_SLOT_TIMED_OUT = 1, FM_SLOT_CANCELLED = 2 };
@@ -46,7 +47,4 @@ void fm_slots_release(fm_slots *s, int i);
 /* one watchdog pass: interrupts queries past their deadline or whose client hung up */
 void fm_slots_watch(fm_slots *s, int64_t now_ms);
 void fm_slots_destroy(fm_slots *s);
-
-int64_t fm_now_ms(void);      /* CLOCK_MONOTONIC */
-int64_t fm_wall_ms(void);     /* CLOCK_REALTIME */
 #endif

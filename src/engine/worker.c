@@ -22,9 +22,11 @@
 #include "base/fsutil.h"
 #include "base/listen.h"
 #include "base/log.h"
+#include "base/yaml.h"
 #include "model/manifest.h"
 #include "roles.h"
 #include "engine/sandbox.h"
+#include "base/signals.h"
 #include "engine/server.h"
 #include "model/spec.h"
 
@@ -127,7 +129,7 @@ static int confine(fm_engine *e, const worker_opts *o, const char *extra, int *s
 }
 
 static int serve(const worker_opts *o) {
-    fm_server_block_signals();
+    fm_signals_block();
     fm_err err;
     fm_err_clear(&err);
     fm_catalog_spec cs;

@@ -38,7 +38,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
-#include "engine/encoder.h"
+#include "model/format.h"
 #include "base/fsutil.h"
 #include "gateway/gw_fallback.h"
 #include "gateway/gw_metrics.h"
@@ -55,8 +55,8 @@
 #include "base/metrics.h"
 #include "http/request.h"
 #include "roles.h"
-#include "engine/server.h"
-#include "engine/slots.h"
+#include "base/signals.h"
+#include "base/clock.h"
 #include "model/spec.h"
 
 static const kube_resource RES_POOLS = {FM_GROUP, FM_VERSION, "ducklakepools", "DuckLakePool", 1};
@@ -702,7 +702,7 @@ int fm_role_gateway(int argc, char **argv) {
         return 2;
     }
 
-    fm_server_block_signals();
+    fm_signals_block();
     fm_upstream_global_init();
     fm_err err;
     fm_err_clear(&err);

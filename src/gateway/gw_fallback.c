@@ -10,7 +10,7 @@
 #include "k8s/k8s_jobs.h"
 #include "k8s/k8s_names.h"
 #include "base/log.h"
-#include "engine/slots.h"
+#include "base/clock.h"
 
 void fm_once_job_name(char *out, size_t n, const char *catalog, const char *nonce) {
     char suffix[48];
@@ -127,14 +127,14 @@ int fm_once_start(kube_client *c, const fm_once_params *p, long wait_ms, int (*c
             size_t i;
             const char *bad = NULL;
             json_array_foreach(items, i, pod) {
-                fm_gw_pod gp;
-                if (fm_gw_pod_parse(pod, &gp)) continue;
+                fm_pool_pod gp;
+                if (fm_pool_pod_parse(pod, &gp)) continue;
                 int ready = gp.ready && gp.ip && !gp.deleting;
                 if (ready) {
                     snprintf(podname, podn, "%s", gp.name);
                     snprintf(ip, ipn, "%s", gp.ip);
                 }
-                fm_gw_pod_free(&gp);
+                fm_pool_pod_free(&gp);
                 if (ready) {
                     json_decref(list);
                     return 0;

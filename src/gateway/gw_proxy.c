@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "engine/slots.h"
+#include "base/clock.h"
 
 #define POLL_MS 100
 

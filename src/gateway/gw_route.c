@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "k8s/k8s_names.h"
-#include "engine/slots.h"
+#include "base/clock.h"
 #include "model/spec.h"
 
 #define BUSY_COOLDOWN_MS 100
@@ -31,7 +31,7 @@ typedef struct {
 } pool;
 
 typedef struct {
-    fm_gw_pod p;
+    fm_pool_pod p;
     int inflight;          /* this gateway's queries on it */
     int64_t cool_until_ms; /* after a 409 or a connection failure */
     int64_t last_used_ms;
@@ -46,68 +46,6 @@ struct fm_router {
     pod *pods;
     size_t npods, cap_pods;
 };
-
-/* ---- pods from the API ----------------------------------------------------------------------- */
-
-static char *dup_str(json_t *v) { return json_is_string(v) ? strdup(json_string_value(v)) : NULL; }
-
-static int slots_from_args(json_t *spec) {
-    json_t *cs = json_object_get(spec, "containers"), *c;
-    size_t i;
-    json_array_foreach(cs, i, c) {
-        json_t *args = json_object_get(c, "args");
-        size_t n = json_array_size(args);
-        for (size_t j = 0; j < n; j++) {
-            const char *a = json_string_value(json_array_get(args, j));
-            if (!a) continue;
-            const char *v = NULL;
-            if (!strcmp(a, "--slots") && j + 1 < n) v = json_string_value(json_array_get(args, j + 1));
-            else if (!strncmp(a, "--slots=", 8)) v = a + 8;
-            if (v) {
-                int k = atoi(v);
-                return k >= 1 && k <= 1024 ? k : 1;
-            }
-        }
-    }
-    return 1;
-}
-
-int fm_gw_pod_parse(json_t *obj, fm_gw_pod *out) {
-    memset(out, 0, sizeof *out);
-    json_t *md = json_object_get(obj, "metadata"), *labels = json_object_get(md, "labels");
-    json_t *st = json_object_get(obj, "status");
-    out->name = dup_str(json_object_get(md, "name"));
-    if (!out->name) return -1;
-    out->pool = dup_str(json_object_get(labels, FM_LABEL_POOL));
-    out->catalog = dup_str(json_object_get(labels, FM_LABEL_CATALOG));
-    out->ip = dup_str(json_object_get(st, "podIP"));
-    if (out->ip && !*out->ip) {
-        free(out->ip);
-        out->ip = NULL;
-    }
-    out->slots = slots_from_args(json_object_get(obj, "spec"));
-    const char *dr = json_string_value(json_object_get(json_object_get(md, "annotations"), FM_ANNOT_DRAINING));
-    out->draining = dr && !strcmp(dr, "true");
-    json_t *dt = json_object_get(md, "deletionTimestamp");
-    out->deleting = dt && !json_is_null(dt);
-    const char *phase = json_string_value(json_object_get(st, "phase"));
-    json_t *conds = json_object_get(st, "conditions"), *c;
-    size_t i;
-    json_array_foreach(conds, i, c) {
-        const char *type = json_string_value(json_object_get(c, "type"));
-        const char *status = json_string_value(json_object_get(c, "status"));
-        if (type && status && !strcmp(type, "Ready")) out->ready = !strcmp(status, "True");
-    }
-    if (phase && strcmp(phase, "Running")) out->ready = false;
-    return 0;
-}
-
-void fm_gw_pod_free(fm_gw_pod *p) {
-    free(p->name), free(p->ip), free(p->pool), free(p->catalog);
-    memset(p, 0, sizeof *p);
-}
-
-bool fm_gw_pod_routable(const fm_gw_pod *p) { return p->ready && p->ip && !p->draining && !p->deleting; }
 
 /* ---- table ------------------------------------------------------------------------------------ */
 
@@ -125,7 +63,7 @@ fm_router *fm_router_new(void) {
 void fm_router_free(fm_router *r) {
     if (!r) return;
     for (size_t i = 0; i < r->npools; i++) free(r->pools[i].name), free(r->pools[i].catalog);
-    for (size_t i = 0; i < r->npods; i++) fm_gw_pod_free(&r->pods[i].p);
+    for (size_t i = 0; i < r->npods; i++) fm_pool_pod_free(&r->pods[i].p);
     free(r->pools);
     free(r->pods);
     pthread_cond_destroy(&r->cv);
@@ -176,7 +114,7 @@ void fm_router_set_pool(fm_router *r, const char *name, const char *catalog, int
 }
 
 /* takes ownership of p's strings */
-static void set_pod_locked(fm_router *r, fm_gw_pod *p) {
+static void set_pod_locked(fm_router *r, fm_pool_pod *p) {
     pod *d = find_pod(r, p->name);
     if (!d) {
         if (r->npods == r->cap_pods) {
@@ -186,15 +124,15 @@ static void set_pod_locked(fm_router *r, fm_gw_pod *p) {
         d = &r->pods[r->npods++];
         memset(d, 0, sizeof *d);
     } else {
-        fm_gw_pod_free(&d->p);
+        fm_pool_pod_free(&d->p);
     }
     d->p = *p;
     d->present = 1;
     memset(p, 0, sizeof *p);
 }
 
-static fm_gw_pod copy_pod(const fm_gw_pod *p) {
-    fm_gw_pod c = *p;
+static fm_pool_pod copy_pod(const fm_pool_pod *p) {
+    fm_pool_pod c = *p;
     c.name = p->name ? strdup(p->name) : NULL;
     c.ip = p->ip ? strdup(p->ip) : NULL;
     c.pool = p->pool ? strdup(p->pool) : NULL;
@@ -202,8 +140,8 @@ static fm_gw_pod copy_pod(const fm_gw_pod *p) {
     return c;
 }
 
-void fm_router_set_pod(fm_router *r, const fm_gw_pod *p) {
-    fm_gw_pod c = copy_pod(p);
+void fm_router_set_pod(fm_router *r, const fm_pool_pod *p) {
+    fm_pool_pod c = copy_pod(p);
     pthread_mutex_lock(&r->mu);
     set_pod_locked(r, &c);
     pthread_cond_broadcast(&r->cv);
@@ -211,7 +149,7 @@ void fm_router_set_pod(fm_router *r, const fm_gw_pod *p) {
 }
 
 static void remove_pod_at(fm_router *r, size_t i) {
-    fm_gw_pod_free(&r->pods[i].p);
+    fm_pool_pod_free(&r->pods[i].p);
     r->pods[i] = r->pods[--r->npods];
 }
 
@@ -269,8 +207,8 @@ void fm_router_sync_pods(fm_router *r, json_t *pods) {
     size_t i;
     json_t *o;
     json_array_foreach(pods, i, o) {
-        fm_gw_pod p;
-        if (fm_gw_pod_parse(o, &p)) continue;
+        fm_pool_pod p;
+        if (fm_pool_pod_parse(o, &p)) continue;
         set_pod_locked(r, &p);
     }
     for (size_t k = 0; k < r->npods;) {
@@ -290,7 +228,7 @@ static bool in_pool(const pod *d, const pool *p) {
 static int routable_count(fm_router *r, const pool *p) {
     int n = 0;
     for (size_t i = 0; i < r->npods; i++)
-        if (in_pool(&r->pods[i], p) && fm_gw_pod_routable(&r->pods[i].p)) n++;
+        if (in_pool(&r->pods[i], p) && fm_pool_pod_routable(&r->pods[i].p)) n++;
     return n;
 }
 
@@ -299,7 +237,7 @@ static pod *free_pod(fm_router *r, const pool *p, int64_t now) {
     pod *best = NULL;
     for (size_t i = 0; i < r->npods; i++) {
         pod *d = &r->pods[i];
-        if (!in_pool(d, p) || !fm_gw_pod_routable(&d->p) || d->inflight >= d->p.slots || d->cool_until_ms > now)
+        if (!in_pool(d, p) || !fm_pool_pod_routable(&d->p) || d->inflight >= d->p.slots || d->cool_until_ms > now)
             continue;
         if (!best || d->inflight < best->inflight ||
             (d->inflight == best->inflight && d->last_used_ms < best->last_used_ms))

@@ -24,16 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef struct {
-    char *name, *ip, *pool, *catalog;
-    int slots;
-    bool ready, draining, deleting;
-} fm_gw_pod;
-
-/* a Pod object → fm_gw_pod (strings malloc'd); -1 when it has no name */
-int fm_gw_pod_parse(json_t *pod, fm_gw_pod *out);
-void fm_gw_pod_free(fm_gw_pod *p);
-bool fm_gw_pod_routable(const fm_gw_pod *p);
+#include "k8s/pool_pod.h"
 
 #define FM_GW_DEFAULT_QUEUE_MAX 100
 #define FM_GW_DEFAULT_WAIT_MS 30000L
@@ -52,7 +43,7 @@ void fm_router_sync_pods(fm_router *r, json_t *pods);
 /* direct setters (tests): upsert */
 void fm_router_set_pool(fm_router *r, const char *name, const char *catalog, int queue_max, long wait_ms,
                         long max_query_ms);
-void fm_router_set_pod(fm_router *r, const fm_gw_pod *p);
+void fm_router_set_pod(fm_router *r, const fm_pool_pod *p);
 void fm_router_remove_pod(fm_router *r, const char *name);
 
 typedef enum {

@@ -9,8 +9,9 @@
 #include <time.h>
 
 #include "kube/kube_config.h"
+#include "base/base64.h"
 #include "base/log.h"
-#include "engine/slots.h"
+#include "base/clock.h"
 
 typedef unsigned char digest[SHA256_DIGEST_LENGTH];
 
@@ -69,7 +70,7 @@ int fm_tokset_load_secret(fm_tokset *s, json_t *secret, size_t *count) {
     json_object_foreach(data, key, v) {
         if (!json_is_string(v)) continue;
         size_t len = 0;
-        char *plain = kube_b64decode(json_string_value(v), &len);
+        char *plain = fm_b64decode(json_string_value(v), &len);
         if (!plain) continue;
         len = trimmed_len(plain, len);
         if (len) SHA256((const unsigned char *)plain, len, h[k++]);
@@ -218,7 +219,7 @@ char *fm_gw_internal_token(fm_gw_secrets *g, int refresh, fm_err *err) {
     }
     const char *b64 = json_string_value(json_object_get(json_object_get(sec, "data"), "token"));
     size_t len = 0;
-    char *tok = b64 ? kube_b64decode(b64, &len) : NULL;
+    char *tok = b64 ? fm_b64decode(b64, &len) : NULL;
     json_decref(sec);
     if (tok) {
         while (len && (tok[len - 1] == '\n' || tok[len - 1] == '\r' || tok[len - 1] == ' ')) tok[--len] = 0;

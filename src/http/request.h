@@ -6,7 +6,7 @@
 #define FM_REQUEST_H
 #include <stddef.h>
 
-#include "engine/encoder.h"
+#include "model/format.h"
 #include "base/err.h"
 
 typedef struct {

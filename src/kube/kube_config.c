@@ -7,48 +7,12 @@
 
 #include "base/buf.h"
 #include "base/fsutil.h"
-#include "model/manifest.h"
+#include "base/base64.h"
+#include "base/yaml.h"
 
 #define SA_DIR_DEFAULT "/var/run/secrets/kubernetes.io/serviceaccount"
 #define MAX_CRED_FILE (1 << 20)
 #define MAX_KUBECONFIG (4 << 20)
-
-static int b64val(int c) {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-}
-
-char *kube_b64decode(const char *s, size_t *len) {
-    fm_buf b;
-    fm_buf_init(&b);
-    unsigned acc = 0;
-    int bits = 0, pad = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p == '\n' || *p == '\r' || *p == ' ' || *p == '\t') continue;
-        if (*p == '=') {
-            pad++;
-            continue;
-        }
-        int v = b64val((unsigned char)*p);
-        if (v < 0 || pad) goto bad;
-        acc = ((acc << 6) | (unsigned)v) & 0xffffff;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            fm_buf_putc(&b, (char)((acc >> bits) & 0xff));
-        }
-    }
-    if (bits >= 6 || pad > 2) goto bad;
-    if (len) *len = b.len;
-    return fm_buf_steal(&b);
-bad:
-    fm_buf_free(&b);
-    return NULL;
-}
 
 void kube_config_free(kube_config *cfg) {
     if (!cfg) return;
@@ -104,7 +68,7 @@ static int data_or_file(json_t *sec, const char *field, const char *dir, const c
     *len = 0;
     if (d && !json_is_null(d)) {
         if (!json_is_string(d)) return fm_fail(err, FM_E_INVALID, "%s: %s must be a string", what, key);
-        *out = kube_b64decode(json_string_value(d), len);
+        *out = fm_b64decode(json_string_value(d), len);
         if (!*out) return fm_fail(err, FM_E_INVALID, "%s: %s is not valid base64", what, key);
         return 0;
     }

@@ -55,7 +55,4 @@ char *kube_config_read_token_file(const kube_config *cfg, fm_err *err);
 
 void kube_config_free(kube_config *cfg);
 
-/* RFC 4648 base64 (padding optional, whitespace ignored) → malloc'd bytes, NUL-terminated;
- * NULL when malformed. Shared with tests. */
-char *kube_b64decode(const char *s, size_t *len);
 #endif

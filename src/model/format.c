@@ -1,11 +1,10 @@
-/* Wire-format names and content negotiation (contract in encoder.h). Apart from the encoders so
- * that the roles without DuckDB (gateway, request parsing) use them without loading the engine. */
+/* Wire-format names and content negotiation (format.h). */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "engine/encoder.h"
+#include "model/format.h"
 
 int fm_format_parse(const char *name, fm_format *out) {
     if (!name) return -1;

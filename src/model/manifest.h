@@ -25,8 +25,6 @@ typedef struct {
 
 int fm_manifest_load_dir(const char *dir, fm_manifest_set *out, fm_err *err);
 int fm_manifest_load_file(const char *path, fm_manifest_set *out, fm_err *err); /* appends */
-/* YAML text → array of JSON documents (exposed for tests) */
-json_t *fm_yaml_to_json(const char *text, size_t len, const char *origin, fm_err *err);
 void fm_manifest_set_free(fm_manifest_set *s);
 
 /* A v1 Secret document's value for key (data is base64, stringData plain; stringData wins),

@@ -16,6 +16,7 @@
 #include "k8s/k8s_status.h"
 #include "kube/kube_config.h"
 #include "kube/leader.h"
+#include "base/base64.h"
 #include "base/log.h"
 #include "operator/op_http.h"
 #include "roles.h"
@@ -93,7 +94,7 @@ char *fm_op_secret_value(fm_operator *op, const char *ns, const char *name, cons
         fm_fail(err, FM_E_NOT_FOUND, "Secret %s has no key %s", name, key);
     } else {
         size_t n = 0;
-        val = kube_b64decode(b64, &n);
+        val = fm_b64decode(b64, &n);
         if (!val) fm_fail(err, FM_E_INVALID, "Secret %s key %s is not valid base64", name, key);
     }
     json_decref(s);

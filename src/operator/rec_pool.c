@@ -21,7 +21,7 @@
 #include <time.h>
 #include <sys/random.h>
 
-#include "gateway/gw_route.h"
+#include "k8s/pool_pod.h"
 #include "k8s/k8s_names.h"
 #include "k8s/k8s_status.h"
 #include "base/log.h"
@@ -30,7 +30,7 @@
 #include "operator/pool_registry.h"
 #include "operator/pool_scale.h"
 #include "operator/pool_status.h"
-#include "engine/slots.h"
+#include "base/clock.h"
 #include "model/spec.h"
 
 #define RETRY_MS 30000
@@ -278,10 +278,10 @@ static long scale(pool_ctx *c, const fm_pool_spec *ps, json_t *cat_obj, const fm
     size_t i;
     json_t *pod;
     json_array_foreach(all, i, pod) {
-        fm_gw_pod gp;
-        if (fm_gw_pod_parse(pod, &gp)) continue;
+        fm_pool_pod gp;
+        if (fm_pool_pod_parse(pod, &gp)) continue;
         if (!gp.pool || strcmp(gp.pool, c->name) || !owned_by(pod, uid)) {
-            fm_gw_pod_free(&gp);
+            fm_pool_pod_free(&gp);
             continue;
         }
         fm_pool_expect_seen(e, gp.name);
@@ -339,7 +339,7 @@ static long scale(pool_ctx *c, const fm_pool_spec *ps, json_t *cat_obj, const fm
             if (s.ready && outdated < 0 && want_hash && h && strcmp(h, want_hash)) outdated = (long)pl.n;
             pods_add(&pl, &s, gp.name, puid);
         }
-        fm_gw_pod_free(&gp);
+        fm_pool_pod_free(&gp);
     }
     json_decref(all);
     /* created but not shown by the informer yet: starting pods */

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "model/ddl.h"
+#include "engine/ddl_read.h"
 #include "unit.h"
 
 typedef struct {

@@ -11,8 +11,8 @@
 #include "engine/slots.h"
 #include "unit.h"
 
-static fm_gw_pod mkpod(const char *name, const char *pool, const char *cat, const char *ip, int slots, bool ready) {
-    fm_gw_pod p = {.name = (char *)name, .pool = (char *)pool, .catalog = (char *)cat, .ip = (char *)ip,
+static fm_pool_pod mkpod(const char *name, const char *pool, const char *cat, const char *ip, int slots, bool ready) {
+    fm_pool_pod p = {.name = (char *)name, .pool = (char *)pool, .catalog = (char *)cat, .ip = (char *)ip,
                    .slots = slots, .ready = ready};
     return p;
 }
@@ -25,32 +25,32 @@ FM_TEST(gw_pod_parse) {
         "\"spec\":{\"containers\":[{\"name\":\"featherman\",\"args\":[\"worker\",\"serve\",\"--slots\",\"3\"]}]},"
         "\"status\":{\"phase\":\"Running\",\"podIP\":\"127.0.0.5\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}",
         0, &je);
-    fm_gw_pod p;
-    CHECK(fm_gw_pod_parse(o, &p) == 0);
+    fm_pool_pod p;
+    CHECK(fm_pool_pod_parse(o, &p) == 0);
     CHECK_STR(p.name, "p1");
     CHECK_STR(p.pool, "pl");
     CHECK_STR(p.catalog, "lake");
     CHECK_STR(p.ip, "127.0.0.5");
-    CHECK(p.slots == 3 && p.ready && !p.draining && !p.deleting && fm_gw_pod_routable(&p));
-    fm_gw_pod_free(&p);
+    CHECK(p.slots == 3 && p.ready && !p.draining && !p.deleting && fm_pool_pod_routable(&p));
+    fm_pool_pod_free(&p);
     /* draining, deleting, not ready, no IP: not routable */
     json_object_set_new(json_object_get(json_object_get(o, "metadata"), "annotations"), FM_ANNOT_DRAINING, json_string("true"));
-    CHECK(fm_gw_pod_parse(o, &p) == 0 && p.draining && !fm_gw_pod_routable(&p));
-    fm_gw_pod_free(&p);
+    CHECK(fm_pool_pod_parse(o, &p) == 0 && p.draining && !fm_pool_pod_routable(&p));
+    fm_pool_pod_free(&p);
     json_object_del(json_object_get(json_object_get(o, "metadata"), "annotations"), FM_ANNOT_DRAINING);
     json_object_set_new(json_object_get(o, "metadata"), "deletionTimestamp", json_string("2026-01-01T00:00:00Z"));
-    CHECK(fm_gw_pod_parse(o, &p) == 0 && p.deleting && !fm_gw_pod_routable(&p));
-    fm_gw_pod_free(&p);
+    CHECK(fm_pool_pod_parse(o, &p) == 0 && p.deleting && !fm_pool_pod_routable(&p));
+    fm_pool_pod_free(&p);
     json_object_del(json_object_get(o, "metadata"), "deletionTimestamp");
     json_object_set_new(json_array_get(json_object_get(json_object_get(o, "status"), "conditions"), 0), "status",
                         json_string("False"));
-    CHECK(fm_gw_pod_parse(o, &p) == 0 && !p.ready && !fm_gw_pod_routable(&p));
-    fm_gw_pod_free(&p);
+    CHECK(fm_pool_pod_parse(o, &p) == 0 && !p.ready && !fm_pool_pod_routable(&p));
+    fm_pool_pod_free(&p);
     json_decref(o);
     o = json_loads("{\"metadata\":{\"name\":\"p2\"},\"spec\":{\"containers\":[{\"args\":[\"--slots=0\"]}]},"
                    "\"status\":{\"phase\":\"Running\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}", 0, &je);
-    CHECK(fm_gw_pod_parse(o, &p) == 0 && p.slots == 1 && !p.ip && !fm_gw_pod_routable(&p));
-    fm_gw_pod_free(&p);
+    CHECK(fm_pool_pod_parse(o, &p) == 0 && p.slots == 1 && !p.ip && !fm_pool_pod_routable(&p));
+    fm_pool_pod_free(&p);
     json_decref(o);
 }
 
@@ -60,8 +60,8 @@ FM_TEST(gw_route_choice) {
     memset(&t, 0, sizeof t);
     CHECK(fm_router_acquire(r, "lake", &t, NULL, NULL) == FM_ROUTE_NO_POOL);
     fm_router_set_pool(r, "pl", "lake", 2, 200, 5000);
-    fm_gw_pod a = mkpod("a", "pl", "lake", "127.0.0.2", 1, true), b = mkpod("b", "pl", "lake", "127.0.0.3", 2, true);
-    fm_gw_pod other = mkpod("x", "pl", "other-catalog", "127.0.0.9", 4, true), dr = mkpod("d", "pl", "lake", "127.0.0.4", 4, true);
+    fm_pool_pod a = mkpod("a", "pl", "lake", "127.0.0.2", 1, true), b = mkpod("b", "pl", "lake", "127.0.0.3", 2, true);
+    fm_pool_pod other = mkpod("x", "pl", "other-catalog", "127.0.0.9", 4, true), dr = mkpod("d", "pl", "lake", "127.0.0.4", 4, true);
     dr.draining = true;
     fm_router_set_pod(r, &a);
     fm_router_set_pod(r, &b);
@@ -128,7 +128,7 @@ static void sleep_ms(long ms) {
 FM_TEST(gw_route_fifo_queue_full_and_no_pods) {
     fm_router *r = fm_router_new();
     fm_router_set_pool(r, "pl", "lake", 2, 3000, 60000);
-    fm_gw_pod a = mkpod("a", "pl", "lake", "127.0.0.2", 1, true);
+    fm_pool_pod a = mkpod("a", "pl", "lake", "127.0.0.2", 1, true);
     fm_router_set_pod(r, &a);
     fm_gw_ticket hold = {0};
     CHECK(fm_router_acquire(r, "lake", &hold, NULL, NULL) == FM_ROUTE_OK);
@@ -202,7 +202,7 @@ FM_TEST(gw_route_cancel_and_pools_from_json) {
     long mq = 0;
     CHECK(fm_router_serves(r, "lake", &mq) && mq == 2000);
     CHECK(fm_router_serves(r, "sea", &mq) && mq == FM_GW_DEFAULT_MAX_QUERY_MS);
-    fm_gw_pod a = mkpod("a", "p", "lake", "127.0.0.2", 1, true);
+    fm_pool_pod a = mkpod("a", "p", "lake", "127.0.0.2", 1, true);
     fm_router_set_pod(r, &a);
     fm_gw_ticket hold = {0}, t = {0};
     CHECK(fm_router_acquire(r, "lake", &hold, NULL, NULL) == FM_ROUTE_OK);

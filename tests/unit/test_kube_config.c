@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/base64.h"
 #include "kube/kube_config.h"
 #include "kube/kube_http.h"
 #include "unit.h"
@@ -226,16 +227,16 @@ FM_TEST(kube_config_in_cluster) {
 
 FM_TEST(kube_b64) {
     size_t n;
-    char *s = kube_b64decode("aGVsbG8=", &n);
+    char *s = fm_b64decode("aGVsbG8=", &n);
     CHECK_STR(s, "hello");
     CHECK(n == 5);
     free(s);
-    s = kube_b64decode("aGVs\nbG8", &n);
+    s = fm_b64decode("aGVs\nbG8", &n);
     CHECK_STR(s, "hello");
     free(s);
-    s = kube_b64decode("", &n);
+    s = fm_b64decode("", &n);
     CHECK(s && n == 0);
     free(s);
-    CHECK(kube_b64decode("a=b", &n) == NULL);
-    CHECK(kube_b64decode("a", &n) == NULL);
+    CHECK(fm_b64decode("a=b", &n) == NULL);
+    CHECK(fm_b64decode("a", &n) == NULL);
 }

@@ -96,9 +96,9 @@ FM_TEST(pool_pod_manifest_conventions) {
     /* what the gateway reads: slots from args, port, readiness */
     CHECK(has_arg(pod, "serve", NULL) && has_arg(pod, "--slots", "1"));
     CHECK(!has_arg(pod, "--read-only", NULL));
-    fm_gw_pod gp;
-    CHECK(fm_gw_pod_parse(pod, &gp) == 0 && gp.slots == 1 && !strcmp(gp.pool, "sales-pool"));
-    fm_gw_pod_free(&gp);
+    fm_pool_pod gp;
+    CHECK(fm_pool_pod_parse(pod, &gp) == 0 && gp.slots == 1 && !strcmp(gp.pool, "sales-pool"));
+    fm_pool_pod_free(&gp);
     CHECK_STR(json_string_value(path(pod, "spec/containers/0/ports/0/name")), "query");
     CHECK(json_integer_value(path(pod, "spec/containers/0/ports/0/containerPort")) == 8080);
     CHECK_STR(json_string_value(path(pod, "spec/containers/0/readinessProbe/httpGet/path")), "/readyz");

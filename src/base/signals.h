@@ -6,4 +6,7 @@
 #define FM_SIGNALS_H
 
 void fm_signals_block(void);
+/* waits up to timeout_ms (-1: forever) for SIGTERM or SIGINT; returns the signal, or 0 on timeout.
+ * Only the thread that owns the role's main loop calls it. */
+int fm_signals_wait(long timeout_ms);
 #endif

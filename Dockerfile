@@ -1,18 +1,43 @@
 # One image, every role (operator, gateway, worker, local): the binary, the engine library beside
-# it (loaded only by the DuckDB roles), libduckdb and the four pinned extensions, built by the same bootstrap as the tests. Runs as non-root with a read-only
-# root filesystem; DuckDB's temp and home go to an emptyDir the manifests mount at /tmp.
-FROM debian:bookworm-slim AS build
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl python3 make gcc pkg-config \
-      libjansson-dev libyaml-dev libmicrohttpd-dev libcurl4-openssl-dev libssl-dev && rm -rf /var/lib/apt/lists/*
-WORKDIR /src
-COPY . .
-RUN FEATHERMAN_CACHE=/opt/featherman-cache scripts/bootstrap.sh && make -j"$(nproc)" all
+# it (loaded only by the DuckDB roles), libduckdb and the four pinned extensions. The build stage
+# runs the same scripts/bootstrap.sh as the tests (Debian build packages, the downloads pinned and
+# sha256-checked in deps/pins.tsv), then compiles with every run-time path pointing at this image's
+# layout, so no path of the build stage or of the host is baked in:
+#   /usr/local/lib/featherman/featherman               the binary (/usr/local/bin/featherman links to it)
+#   /usr/local/lib/featherman/libfeatherman-engine.so  found beside the binary
+#   /usr/local/lib/featherman/libduckdb.so             the engine library's rpath
+#   /usr/local/lib/featherman/extensions/              DuckDB's extension directory, loaded offline
+# Runs as non-root (65532) with a read-only root filesystem; DuckDB's temp files and $HOME go to
+# /tmp, which the manifests mount as an emptyDir.
+#
+#   docker build -t featherman:$(cat VERSION) .
+# BASE_IMAGE is any Debian bookworm image; scripts/image.sh builds one from Debian's packages
+# (mmdebstrap) and passes it here, so no container registry is needed.
+ARG BASE_IMAGE=debian:bookworm-slim
 
-FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates libjansson4 libyaml-0-2 \
-      libmicrohttpd12 libcurl4 libssl3 && rm -rf /var/lib/apt/lists/*
-COPY --from=build /opt/featherman-cache/duckdb-1.5.5 /opt/featherman-cache/duckdb-1.5.5
-COPY --from=build /src/build/featherman /src/build/libfeatherman-engine.so /usr/local/bin/
+FROM ${BASE_IMAGE} AS build
+WORKDIR /src
+# Dependencies first: this layer is reused until the pins or the bootstrap change.
+COPY deps/pins.tsv deps/
+COPY scripts/bootstrap.sh scripts/
+RUN FEATHERMAN_CACHE=/opt/featherman-deps scripts/bootstrap.sh && rm -rf /var/lib/apt/lists/*
+COPY . .
+ARG LIBDIR=/usr/local/lib/featherman
+RUN make -j"$(nproc)" all DUCKDB_RUNTIME_LIBDIR=$LIBDIR FEATHERMAN_EXTENSION_DIR=$LIBDIR/extensions \
+ && duckdb=$(awk '$1=="DUCKDB_DIR"{print $3}' build/config.mk) \
+ && mkdir -p /out$LIBDIR /out/usr/local/bin \
+ && strip --strip-debug -o /out$LIBDIR/featherman build/featherman \
+ && strip --strip-debug -o /out$LIBDIR/libfeatherman-engine.so build/libfeatherman-engine.so \
+ && cp "$duckdb/lib/libduckdb.so" /out$LIBDIR/ \
+ && cp -R "$duckdb/extensions" /out$LIBDIR/extensions \
+ && ln -s ../lib/featherman/featherman /out/usr/local/bin/featherman
+
+FROM ${BASE_IMAGE}
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates libjansson4 \
+      libyaml-0-2 libmicrohttpd12 libcurl4 libssl3 libstdc++6 libgcc-s1 \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log
+COPY --from=build /out/ /
 USER 65532:65532
 ENV HOME=/tmp
 ENTRYPOINT ["/usr/local/bin/featherman"]

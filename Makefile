@@ -11,6 +11,11 @@ ifndef DUCKDB_DIR
 $(error build/config.mk is missing: run scripts/bootstrap.sh first)
 endif
 
+# Where the built binaries look for libduckdb (the engine library's rpath, a sandbox read-only
+# path) and for DuckDB's extensions at run time: the dependency cache by default; the image build
+# sets both on the make command line to the image's own layout (Dockerfile).
+DUCKDB_RUNTIME_LIBDIR ?= $(DUCKDB_DIR)/lib
+
 CC      ?= cc
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CSTD    := -std=c11 -D_GNU_SOURCE
@@ -18,10 +23,10 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 INC     := -Isrc -I$(DUCKDB_DIR)/include -Ibuild/nanoarrow/include \
            -I$(NANOARROW_DIR)/arrow-nanoarrow/src -I$(NANOARROW_DIR)/flatcc/include
 DEFS    := -DFEATHERMAN_VERSION='"$(VERSION)"' -DFEATHERMAN_EXTENSION_DIR='"$(FEATHERMAN_EXTENSION_DIR)"' \
-           -DFEATHERMAN_DUCKDB_LIBDIR='"$(DUCKDB_DIR)/lib"' \
+           -DFEATHERMAN_DUCKDB_LIBDIR='"$(DUCKDB_RUNTIME_LIBDIR)"' \
            -DNANOARROW_NAMESPACE=FeathermanArrow
 SYSLIBS := $(shell pkg-config --libs jansson yaml-0.1 libmicrohttpd libcurl openssl) -lpthread -lm
-LIBS    := -L$(DUCKDB_DIR)/lib -Wl,-rpath,$(DUCKDB_DIR)/lib -lduckdb $(SYSLIBS)
+LIBS    := -L$(DUCKDB_DIR)/lib -Wl,-rpath,$(DUCKDB_RUNTIME_LIBDIR) -lduckdb $(SYSLIBS)
 
 OPT     := -O2 -g -fPIC
 SAN     := -O1 -g -fPIC -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

@@ -47,7 +47,10 @@ FC      := $(NANOARROW_DIR)/flatcc/src/runtime
 NASRCS  := $(NA)/common/array.c $(NA)/common/schema.c $(NA)/common/utils.c $(NA)/common/array_stream.c \
            $(NA)/ipc/codecs.c $(NA)/ipc/decoder.c $(NA)/ipc/encoder.c $(NA)/ipc/reader.c $(NA)/ipc/writer.c \
            $(FC)/builder.c $(FC)/emitter.c $(FC)/verifier.c $(FC)/refmap.c
-NACFLAGS := -O2 -g -fPIC -w -DNANOARROW_NAMESPACE=FeathermanArrow -I$(CURDIR)/build/nanoarrow/include \
+# nanoarrow's assertion messages (its sources and headers) name the files relative to the cache,
+# not by the cache's absolute path, which would otherwise be baked into the engine library.
+PATHMAP := -ffile-prefix-map=$(NANOARROW_DIR)/=nanoarrow/
+NACFLAGS := -O2 -g -fPIC -w $(PATHMAP) -DNANOARROW_NAMESPACE=FeathermanArrow -I$(CURDIR)/build/nanoarrow/include \
            -I$(NANOARROW_DIR)/arrow-nanoarrow/src -I$(NANOARROW_DIR)/flatcc/include
 NACONFIG := build/nanoarrow/include/nanoarrow/nanoarrow_config.h
 
@@ -71,7 +74,7 @@ build/nanoarrow/libnanoarrow.a: $(NACONFIG) $(NASRCS)
 OBJS := $(patsubst src/%.c,build/obj/%.o,$(SRCS))
 build/obj/%.o: src/%.c $(NACONFIG)
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) $(OPT) $(INC) $(DEFS) -MMD -MP -c $< -o $@
+	$(CC) $(CSTD) $(WARN) $(OPT) $(PATHMAP) $(INC) $(DEFS) -MMD -MP -c $< -o $@
 EOBJS := $(addprefix build/obj/,$(addsuffix .o,$(ENGINE)))
 build/featherman: $(filter-out $(EOBJS),$(OBJS)) build/libfeatherman-engine.so
 	$(CC) $(OPT) -rdynamic -o $@ $(filter-out $(EOBJS),$(OBJS)) $(SYSLIBS) -ldl

@@ -18,6 +18,9 @@ log() { printf 'bootstrap: %s\n' "$*" >&2; }
 # --- Debian packages -------------------------------------------------------------------------
 APT_BUILD="gcc make pkg-config curl ca-certificates libjansson-dev libyaml-dev libmicrohttpd-dev libcurl4-openssl-dev libssl-dev python3 python3-venv"
 APT_TEST="postgresql openssl"
+# The image (scripts/image.sh, tests/integration/test_image.py): podman builds the Dockerfile and
+# runs the image with runc; mmdebstrap makes the base image from Debian's packages.
+APT_TEST="$APT_TEST podman runc mmdebstrap"
 need=()
 pkgs=$APT_BUILD
 [ $WANT_TEST = 1 ] && pkgs="$pkgs $APT_TEST"

@@ -17,7 +17,10 @@ ARG BASE_IMAGE=debian:bookworm-slim
 
 FROM ${BASE_IMAGE} AS build
 WORKDIR /src
-# Dependencies first: this layer is reused until the pins or the bootstrap change.
+# Dependencies first: this layer is reused until the pins or the bootstrap change. The bootstrap
+# fetches what deps/pins.tsv names into /opt/featherman-deps/downloads unless a file with the
+# pinned sha256 is already there: scripts/image.sh mounts the host's verified downloads there
+# (read-only, never part of a layer), so its builds fetch nothing.
 COPY deps/pins.tsv deps/
 COPY scripts/bootstrap.sh scripts/
 RUN FEATHERMAN_CACHE=/opt/featherman-deps scripts/bootstrap.sh && rm -rf /var/lib/apt/lists/*

@@ -12,7 +12,8 @@
 #
 #   scripts/image.sh [--rebuild-base]
 #
-# Prints IMAGE=<name> and TARBALL=<path> on stdout when done; progress and timings on stderr.
+# Prints IMAGE=<name>, ID=<image id> and TARBALL=<path> on stdout when done; progress and timings
+# on stderr.
 # podman and mmdebstrap come from Debian (scripts/bootstrap.sh --test installs them).
 # build/image/containers.conf holds the podman settings every podman call here and in the tests
 # uses (export CONTAINERS_CONF to it): the runc runtime (crun refuses hybrid cgroup hierarchies)
@@ -91,11 +92,11 @@ fi
 IMAGE=localhost/featherman:$VERSION
 SAVE_AS=docker.io/library/featherman:$VERSION
 t1=$(now)
-podman build --layers --build-arg BASE_IMAGE="$BASE" \
+podman build --layers --build-arg BASE_IMAGE="$BASE" --iidfile "$OUT/image.id" \
     --volume "$CACHE/downloads:/opt/featherman-deps/downloads:ro" \
     -t "$IMAGE" -t "$SAVE_AS" -f "$ROOT/Dockerfile" "$ROOT" >"$OUT/build.log" 2>&1 \
     || { tail -30 "$OUT/build.log" >&2; die "podman build failed (log: $OUT/build.log)"; }
-ID=$(podman image inspect --format '{{.Id}}' "$IMAGE")
+ID=$(sed 's/^sha256://' "$OUT/image.id")  # this build's image, whatever else retags the name meanwhile
 log "image $IMAGE ($ID): built in $(since "$t1") s"
 
 # --- 3. the tarball ---------------------------------------------------------------------------
@@ -111,4 +112,5 @@ else
     log "tarball $TARBALL: saved in $(since "$t2") s"
 fi
 echo "IMAGE=$IMAGE"
+echo "ID=$ID"
 echo "TARBALL=$TARBALL"

@@ -12,8 +12,8 @@
 #
 #   scripts/image.sh [--rebuild-base]
 #
-# Prints IMAGE=<name>, ID=<image id> and TARBALL=<path> on stdout when done; progress and timings
-# on stderr.
+# Prints BASE=<base image>, IMAGE=<name>, ID=<image id> and TARBALL=<path> on stdout when done;
+# progress and timings on stderr.
 # podman and mmdebstrap come from Debian (scripts/bootstrap.sh --test installs them).
 # build/image/containers.conf holds the podman settings every podman call here and in the tests
 # uses (export CONTAINERS_CONF to it): the runc runtime (crun refuses hybrid cgroup hierarchies)
@@ -36,7 +36,7 @@ for a in "$@"; do
         *) die "unknown argument '$a' (usage: scripts/image.sh [--rebuild-base])" ;;
     esac
 done
-for t in podman mmdebstrap; do
+for t in podman runc mmdebstrap; do
     command -v "$t" >/dev/null 2>&1 || die "$t is not installed (scripts/bootstrap.sh --test installs it)"
 done
 
@@ -111,6 +111,7 @@ else
     echo "$ID" > "$TARBALL.id"
     log "tarball $TARBALL: saved in $(since "$t2") s"
 fi
+echo "BASE=$BASE"
 echo "IMAGE=$IMAGE"
 echo "ID=$ID"
 echo "TARBALL=$TARBALL"

@@ -44,6 +44,25 @@ def built():
     return out
 
 
+def test_the_build_context_is_only_what_the_build_reads(built, tmp_path):
+    # The same context and .dockerignore as the real build, copied whole into a throw-away image.
+    (tmp_path / "Containerfile").write_text(f"FROM {built['BASE']}\nCOPY . /ctx\n")
+    tag = f"localhost/featherman-context-test:{os.getpid()}"
+    planted = os.path.join(ROOT, "build", "planted-by-test_image")
+    open(planted, "w").close()
+    try:
+        podman("build", "--layers=false", "-q", "-t", tag, "-f", str(tmp_path / "Containerfile"), ROOT)
+        files = podman("run", "--rm", "--entrypoint", "find", tag, "/ctx", "-type", "f").stdout.split()
+    finally:
+        os.unlink(planted)
+        podman("rmi", "-f", tag, check=False)
+    top = {f.split("/")[2] for f in files}
+    assert top == {"Makefile", "VERSION", "deps", "scripts", "src"}, sorted(top)
+    assert sorted(f for f in files if f.startswith(("/ctx/deps/", "/ctx/scripts/"))) == \
+        ["/ctx/deps/pins.tsv", "/ctx/scripts/bootstrap.sh"]
+    assert len([f for f in files if f.startswith("/ctx/src/") and f.endswith(".c")]) > 20
+
+
 # Every container runs under the restrictions the shipped manifests' securityContext applies.
 LOCKED = ["--read-only", "--user", "65532:65532", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
 

@@ -33,7 +33,7 @@ RUN make -j"$(nproc)" all DUCKDB_RUNTIME_LIBDIR=$LIBDIR FEATHERMAN_EXTENSION_DIR
  && strip --strip-debug -o /out$LIBDIR/libfeatherman-engine.so build/libfeatherman-engine.so \
  && cp "$duckdb/lib/libduckdb.so" /out$LIBDIR/ \
  && cp -R "$duckdb/extensions" /out$LIBDIR/extensions \
- && ln -s ../lib/featherman/featherman /out/usr/local/bin/featherman
+ && ln -s $LIBDIR/featherman /out/usr/local/bin/featherman
 
 FROM ${BASE_IMAGE}
 RUN apt-get update \

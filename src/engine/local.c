@@ -250,7 +250,7 @@ int fm_role_local(int argc, char **argv) {
                                .memory_limit = memory_limit, .threads = threads};
         json_t *report = NULL;
         int orc = fm_engine_open(&engines[i], &ec, &err);
-        if (!orc) orc = fm_op_init(engines[i], cs, &report, &err);
+        if (!orc) orc = fm_catalog_init(engines[i], cs, &report, &err);
         if (!orc) {
             fm_info("catalog %s ready: DuckLake %s, snapshot %lld, data %s", cs->name,
                     json_string_value(json_object_get(report, "formatVersion")),
@@ -263,7 +263,7 @@ int fm_role_local(int argc, char **argv) {
                     continue;
                 }
                 report = NULL;
-                orc = fm_op_apply_table(engines[i], &tables[t], &report, &err);
+                orc = fm_catalog_apply_table(engines[i], &tables[t], &report, &err);
                 if (orc) {
                     char m2[sizeof err.msg];
                     snprintf(m2, sizeof m2, "%s", err.msg);

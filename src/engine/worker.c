@@ -237,26 +237,26 @@ static int job(const worker_opts *o, const char *op) {
     }
     if (open_engine(o, &cs, is_init, false, &e, &err)) goto done;
     if (is_init) {
-        fm_op_init(e, &cs, &r, &err);
+        fm_catalog_init(e, &cs, &r, &err);
     } else if (is_ddl) {
-        fm_op_apply_table(e, &ts, &r, &err);
+        fm_catalog_apply_table(e, &ts, &r, &err);
     } else if (is_report) {
-        fm_op_table_report(e, ts.table, &r, &err);
+        fm_catalog_table_report(e, ts.table, &r, &err);
     } else if (is_drop) {
-        fm_op_drop_table(e, ts.table, &r, &err);
+        fm_catalog_drop_table(e, ts.table, &r, &err);
     } else if (is_destroy) {
-        fm_op_destroy(e, &r, &err);
+        fm_catalog_destroy(e, &r, &err);
     } else {
         if (!ts.materialize.enabled) {
             fm_fail(&err, FM_E_INVALID, "spec.materializeTo.enabled is false: nothing to materialize");
             goto done;
         }
-        dest = fm_op_materialize_dest(&ts, o->state);
+        dest = fm_catalog_materialize_dest(&ts, o->state);
         const char *allowed[1] = {dest};
         int sandboxed = 0;
         if (dest[0] == '/' && fm_mkdirs(dest, &err)) goto done;
         if (fm_engine_lockdown(e, 1, allowed, 1, &err) || confine(e, o, dest, &sandboxed, &err)) goto done;
-        fm_op_materialize(e, fm_engine_slot(e, 0), &ts, dest, &r, &err);
+        fm_catalog_materialize(e, fm_engine_slot(e, 0), &ts, dest, &r, &err);
     }
 done:
     report(r, &err, term);

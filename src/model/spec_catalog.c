@@ -50,7 +50,7 @@ static int metadata_block(json_t *spec, fm_catalog_spec *c, fm_err *err) {
             return fm_fail(err, FM_E_INVALID, "%s.%s: only used when type is %s (type is %s)", P, wrong[i],
                            pg ? "sqlite or duckdb" : "postgres", c->metadata_type);
 
-    /* the file backend's volume: spec.metadata.{storageClass,size} or the seed's spec.{storageClass,size} */
+    /* the file backend's volume: spec.metadata.{storageClass,size} or the older top-level spec.{storageClass,size} */
     char *top_sc = NULL, *top_size = NULL;
     if (fm_sp_str(spec, "spec", "storageClass", false, NULL, 253, &top_sc, err) ||
         size_field(spec, "spec", "size", &top_size, err)) {

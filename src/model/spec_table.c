@@ -1,6 +1,6 @@
 /* DuckLakeTable: columns through the type grammar (the canonical type is stored, so specs and
  * live tables compare as strings), names through the identifier rules, and partition entries in
- * the brief's string form resolved against the declared columns: an entry that equals a column
+ * their string form resolved against the declared columns: an entry that equals a column
  * name is that column even if it also reads as a transform (a column literally named
  * "year(ts)"), so a spec means the same thing whatever its columns are called. */
 #include <ctype.h>

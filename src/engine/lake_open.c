@@ -28,7 +28,6 @@ int fm_lake_parse_mismatch(const char *msg, char **given, char **stored) {
 }
 
 /* the metadata file, when it is a file (engine.h: spec.metadata.path or <state>/<catalog>/metadata.*) */
-
 static char *metadata_file(const fm_engine_config *cfg) {
     const fm_catalog_spec *c = cfg->catalog;
     if (!strcmp(c->metadata_type, "postgres")) return NULL;
@@ -100,7 +99,12 @@ out:
 
 /* why the stored path cannot be repaired here, and what to do */
 static int explain(const char *stored, const char *want, fm_err *err) {
-    if (stored[0] != '/' && !strstr(stored, "://"))
+    if (strstr(stored, "://") || strstr(want, "://"))
+        return fm_fail(err, FM_E_INVALID,
+                       "the catalog was created with its data at \"%s\", and its spec now gives \"%s\": "
+                       "spec.objectStore (bucket, prefix) must name where the catalog's data is",
+                       stored, want);
+    if (stored[0] != '/')
         return fm_fail(err, FM_E_INVALID,
                        "the catalog's metadata stores the relative data path \"%s\" (written by an older featherman; "
                        "DuckLake reads it against the current directory), and this start uses \"%s\". With "

@@ -3,20 +3,22 @@
  * does not match existing data path in the catalog …").
  *
  * fm_lake_open is fm_engine_open, plus:
- *   - repair, when there is only one thing the stored path can have meant: the catalog keeps its
- *     metadata file in its default place (<state>/<catalog>/metadata.*, no spec.metadata.path) on
- *     local disk, so the data directory created beside it, <state>/<catalog>/data/, is the one the
- *     stored path named, and either
- *       the stored path is relative and ends in "<catalog>/data/" (written by a featherman that
- *       did not yet make --state absolute: DuckLake reads it against the current directory, so
- *       the lake only opened from the directory it was created in), or
- *       the stored path is absolute and is the same directory under another spelling (a symlink);
- *     and the start is not read-only; then the stored value is rewritten in the metadata store to the absolute path, a warning
- *     says so, and the catalog is opened again. File paths inside the lake are relative to the
- *     data path, so they stay valid.
+ *   - a repair, when the stored path can only have meant the data directory this start uses, and
+ *     the start is not read-only:
+ *       the stored path is relative and ends in "<catalog>/data/", and the metadata file is in its
+ *       default place, <state>/<catalog>/metadata.* (no spec.metadata.path): written by a
+ *       featherman that did not yet make --state absolute, in the same run that created the data
+ *       directory beside that metadata file, which is the one this start uses; DuckLake reads a
+ *       relative path against the current directory, so such a lake only opened from the
+ *       directory it was created in; or
+ *       the stored path is absolute and names the same directory (device and inode) under
+ *       another spelling, e.g. through a symlink;
+ *     then the stored value, and nothing else, is rewritten in the metadata file (SQLite or DuckDB)
+ *     to the absolute path, a warning says so, and the catalog is opened again. The paths of the
+ *     lake's files are relative to the data path, so they stay valid.
  *   - otherwise a message that says what was stored, what this start wanted and what to do
  *     (FM_E_INVALID), in place of DuckLake's, whose advice (OVERRIDE_DATA_PATH) is no featherman
- *     option. */
+ *     option. Any other failure is fm_engine_open's. */
 #ifndef FM_LAKE_OPEN_H
 #define FM_LAKE_OPEN_H
 #include "base/err.h"

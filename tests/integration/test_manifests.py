@@ -153,18 +153,24 @@ def test_relative_state_then_absolute_path_from_another_directory(tmp_path, monk
     srv.stop()
 
 
-def make_old_lake(root, monkeypatch, metadata="st/lake/metadata.sqlite"):
+def python_duckdb():
+    con = duckdb.connect(config={"extension_directory": EXT, "autoinstall_known_extensions": "false",
+                                 "autoload_known_extensions": "false"})
+    con.execute("LOAD ducklake")
+    con.execute("LOAD sqlite")
+    return con
+
+
+def make_old_lake(root, monkeypatch, meta="sqlite", metadata="st/lake/metadata.sqlite"):
     """A lake as `featherman local --state st` made it before paths were made absolute: DuckLake's
     stored data path is "st/lake/data/", relative to the directory it was started from. Written by
     DuckDB's own Python package and the same DuckLake extension; rows in Parquet files."""
     monkeypatch.chdir(root)
     os.makedirs("st/lake/data")
     os.makedirs(os.path.dirname(metadata), exist_ok=True)
-    con = duckdb.connect(config={"extension_directory": EXT, "autoinstall_known_extensions": "false",
-                                 "autoload_known_extensions": "false"})
-    con.execute("LOAD ducklake")
-    con.execute("LOAD sqlite")
-    con.execute(f"ATTACH 'ducklake:sqlite:{metadata}' AS lake (DATA_PATH 'st/lake/data/')")
+    con = python_duckdb()
+    target = f"sqlite:{metadata}" if meta == "sqlite" else metadata
+    con.execute(f"ATTACH 'ducklake:{target}' AS lake (DATA_PATH 'st/lake/data/')")
     con.execute("CALL lake.set_option('data_inlining_row_limit', 0)")
     con.execute("CREATE TABLE lake.t (x INTEGER)")
     con.execute("INSERT INTO lake.t VALUES (10), (20)")
@@ -172,28 +178,28 @@ def make_old_lake(root, monkeypatch, metadata="st/lake/metadata.sqlite"):
     assert glob.glob("st/lake/data/**/*.parquet", recursive=True)
 
 
-def stored_data_path(metadata_file):
-    con = duckdb.connect(config={"extension_directory": EXT, "autoinstall_known_extensions": "false",
-                                 "autoload_known_extensions": "false"})
-    con.execute("LOAD sqlite")
-    con.execute(f"ATTACH '{metadata_file}' AS m (TYPE sqlite, READ_ONLY)")
+def stored_data_path(metadata_file, meta="sqlite"):
+    con = python_duckdb()
+    kind = "TYPE sqlite, " if meta == "sqlite" else ""
+    con.execute(f"ATTACH '{metadata_file}' AS m ({kind}READ_ONLY)")
     (v,) = con.execute("SELECT value FROM m.ducklake_metadata WHERE key = 'data_path'").fetchone()
     con.close()
     return v
 
 
-def test_lake_with_a_relative_stored_data_path_is_repaired(tmp_path, monkeypatch):
+@pytest.mark.parametrize("meta,ext", [("sqlite", "sqlite"), ("duckdb", "ducklake")])
+def test_lake_with_a_relative_stored_data_path_is_repaired(tmp_path, monkeypatch, meta, ext):
     old, elsewhere = tmp_path / "old", tmp_path / "elsewhere"
     old.mkdir()
     elsewhere.mkdir()
-    make_old_lake(old, monkeypatch)
-    write_manifests(str(old / "m"), SQLITE_LAKE)
+    make_old_lake(old, monkeypatch, meta, f"st/lake/metadata.{ext}")
+    write_manifests(str(old / "m"), SQLITE_LAKE.replace("type: sqlite", f"type: {meta}"))
     srv = start_in(elsewhere, monkeypatch, ["--manifests", str(old / "m"), "--state", str(old / "st")])
     assert srv.rows("SELECT sum(x) AS s FROM t") == [{"s": 30}]
     assert srv.query("INSERT INTO t VALUES (5)").status_code == 200
     logs = srv.stop()
     assert '\\"st/lake/data/\\" (relative, from an older featherman)' in logs, logs
-    assert stored_data_path(old / "st/lake/metadata.sqlite") == f"{old}/st/lake/data/"
+    assert stored_data_path(old / f"st/lake/metadata.{ext}", meta) == f"{old}/st/lake/data/"
     # repaired once: the next start, from the lake's own directory with the relative flag, needs nothing
     srv = start_in(old, monkeypatch, ["--manifests", "m", "--state", "st"])
     assert srv.rows("SELECT sum(x) AS s FROM t") == [{"s": 35}]
@@ -205,7 +211,7 @@ def test_relative_stored_data_path_it_cannot_place_is_explained(tmp_path, monkey
     # is not knowable, so nothing is changed and the message says what to do
     old = tmp_path / "old"
     old.mkdir()
-    make_old_lake(old, monkeypatch, metadata="meta/lake.sqlite")
+    make_old_lake(old, monkeypatch, "sqlite", "meta/lake.sqlite")
     text = SQLITE_LAKE.replace("spec: {metadata: {type: sqlite}}",
                                f"spec: {{metadata: {{type: sqlite, path: '{old}/meta/lake.sqlite'}}}}")
     write_manifests(str(old / "m"), text)

@@ -59,10 +59,11 @@ static int worker_mode(fm_worker_config *cfg, int argc, char **argv, fm_err *err
         cfg->serve = true;
         return 1;
     }
-    if (argc < 2 || strcmp(argv[1], "job"))
-        return fm_fail(err, FM_E_INVALID, "expected \"serve\" or \"job <operation>\"%s%.200s%s", argc >= 2 ? ", got \"" : "",
-                       argc >= 2 ? argv[1] : "", argc >= 2 ? "\"" : "");
-    if (argc < 3) return fm_fail(err, FM_E_INVALID, "job: expected an operation (init, ddl, materialize, report, drop, destroy)");
+    if (argc < 2) return fm_fail(err, FM_E_INVALID, "expected \"serve\" or \"job <operation>\"");
+    if (strcmp(argv[1], "job"))
+        return fm_fail(err, FM_E_INVALID, "expected \"serve\" or \"job <operation>\", got \"%.200s\"", argv[1]);
+    if (argc < 3)
+        return fm_fail(err, FM_E_INVALID, "job: expected an operation (init, ddl, materialize, report, drop, destroy)");
     for (size_t i = 0; i < sizeof job_ops / sizeof job_ops[0]; i++)
         if (!strcmp(argv[2], job_ops[i])) {
             cfg->op = (fm_job_op)i;
@@ -79,9 +80,9 @@ static int worker_defaults(fm_worker_config *cfg, const char *listen, fm_err *er
         return -1;
     env = getenv("FEATHERMAN_TEMP_DIR");
     if (env && *env && fm_role_opt_path("FEATHERMAN_TEMP_DIR", env, true, &cfg->temp_dir, err)) return -1;
+    /* without --listen: $POD_IP or 127.0.0.1, which cannot fail */
     if (cfg->serve && fm_listen_or_pod_ip(listen, 8080, cfg->listen_addr, sizeof cfg->listen_addr, &cfg->port))
-        return fm_fail(err, FM_E_INVALID, "--listen: expected ADDR:PORT, got \"%.200s\"",
-                       listen ? listen : getenv("POD_IP") ? getenv("POD_IP") : "");
+        return fm_fail(err, FM_E_INVALID, "--listen: expected ADDR:PORT, got \"%.200s\"", listen);
     return 0;
 }
 

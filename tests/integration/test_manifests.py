@@ -4,6 +4,7 @@ refused naming the flag; path options are absolute, and a lake whose stored data
 repaired or explained."""
 import glob
 import os
+import sqlite3
 import subprocess
 import tempfile
 
@@ -244,3 +245,22 @@ def test_moved_state_directory_is_explained_and_a_symlinked_one_repaired(tmp_pat
     out = srv.stop(check=False)
     assert f'created with its data at \\"{real}/lake/data/\\"' in out, out
     assert f"{tmp_path}/moved/lake/data/" in out and "--state it was created with" in out
+
+
+def test_failed_repair_of_the_stored_data_path_is_an_error(tmp_path, monkeypatch):
+    # a metadata store that refuses the update (here a SQLite trigger): the start stops, naming
+    # the file and the store's own reason, and the stored value is what it was
+    old = tmp_path / "old"
+    old.mkdir()
+    make_old_lake(old, monkeypatch)
+    db = sqlite3.connect(old / "st/lake/metadata.sqlite")
+    db.execute("CREATE TRIGGER frozen BEFORE UPDATE ON ducklake_metadata BEGIN SELECT RAISE(ABORT, 'store is frozen'); END")
+    db.commit()
+    db.close()
+    write_manifests(str(old / "m"), SQLITE_LAKE)
+    srv = start_in(tmp_path, monkeypatch, ["--manifests", str(old / "m"), "--state", str(old / "st")],
+                   expect_ready=False)
+    assert srv.proc.wait(120) == 1
+    out = srv.stop(check=False)
+    assert f"cannot update the stored data path in {old}/st/lake/metadata.sqlite" in out and "store is frozen" in out, out
+    assert stored_data_path(old / "st/lake/metadata.sqlite") == "st/lake/data/"

@@ -17,8 +17,12 @@ int fm_role_opt_getopt_error(int c, char **argv, const struct option *opts, fm_e
             if (o->val == optopt) return fm_fail(err, FM_E_INVALID, "--%s: expected a value", o->name);
         return fm_fail(err, FM_E_INVALID, "-%c: expected a value", optopt);
     }
+    const char *arg = argv[optind - 1];
+    if (optopt && !strncmp(arg, "--", 2)) /* a known long option given a value it does not take */
+        for (const struct option *o = opts; o->name; o++)
+            if (o->val == optopt) return fm_fail(err, FM_E_INVALID, "--%s: takes no value, got \"%.200s\"", o->name, arg);
     if (optopt) return fm_fail(err, FM_E_INVALID, "unknown option -%c", optopt);
-    return fm_fail(err, FM_E_INVALID, "unknown option \"%.200s\"", argv[optind - 1]);
+    return fm_fail(err, FM_E_INVALID, "unknown option \"%.200s\"", arg);
 }
 
 int fm_role_opt_extra(int argc, char **argv, fm_err *err) {

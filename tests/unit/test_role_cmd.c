@@ -95,11 +95,14 @@ FM_TEST(local_cmd_refuses_malformed_flags_naming_them) {
     char *a2[] = {"local", "--manifests", "m", "--slots", NULL};
     char *a3[] = {"local", "--manifests", "m", "stray", NULL};
     char *a4[] = {"local", "--state", "s", NULL};
-    char **argvs[] = {a1, a2, a3, a4};
-    int argcs[] = {ARGC(a1) - 1, ARGC(a2) - 1, ARGC(a3) - 1, ARGC(a4) - 1};
+    char *a5[] = {"local", "--manifests", "m", "--no-sandbox=yes", NULL};
+    char *a6[] = {"local", "--manifests", "m", "-x", NULL};
+    char **argvs[] = {a1, a2, a3, a4, a5, a6};
+    int argcs[] = {ARGC(a1) - 1, ARGC(a2) - 1, ARGC(a3) - 1, ARGC(a4) - 1, ARGC(a5) - 1, ARGC(a6) - 1};
     const char *needles[] = {"unknown option \"--bogus\"", "--slots: expected a value", "unexpected argument \"stray\"",
-                             "--manifests: a directory of manifests is required"};
-    for (int i = 0; i < 4; i++) {
+                             "--manifests: a directory of manifests is required",
+                             "--no-sandbox: takes no value, got \"--no-sandbox=yes\"", "unknown option -x"};
+    for (int i = 0; i < 6; i++) {
         fm_local_config cfg;
         fm_err e;
         CHECK(local_cmd(argcs[i], argvs[i], &cfg, &e) == -1);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/json_out.h"
+#include "base/xalloc.h"
 
 static const double bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
 #define NB (int)(sizeof bounds / sizeof bounds[0])
@@ -31,11 +32,11 @@ static pool_m *get(const char *name) {
     if (npools >= MAX_POOLS) return strcmp(name, "other") ? get("other") : &pools[npools - 1];
     if (npools == cap) {
         cap = cap ? 2 * cap : 8;
-        pools = realloc(pools, cap * sizeof *pools);
+        pools = fm_xreallocarray(pools, cap, sizeof *pools);
     }
     pool_m *p = &pools[npools++];
     memset(p, 0, sizeof *p);
-    p->name = strdup(name);
+    p->name = fm_xstrdup(name);
     return p;
 }
 

@@ -1,8 +1,11 @@
+/* The POST /query body parser (contract in request.h). */
 #include "http/request.h"
 
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/xalloc.h"
 
 #define MAX_TIMEOUT_MS (24L * 3600 * 1000)
 
@@ -28,14 +31,14 @@ int fm_query_request_parse(const char *body, size_t len, fm_query_request *out, 
                 fm_fail(err, FM_E_INVALID, "\"sql\" must not contain NUL characters");
                 goto out;
             }
-            out->sql = strdup(json_string_value(v));
+            out->sql = fm_xstrdup(json_string_value(v));
         } else if (!strcmp(key, "catalog")) {
             if (json_is_null(v)) continue;
             if (!json_is_string(v) || json_string_length(v) == 0) {
                 fm_fail(err, FM_E_INVALID, "\"catalog\" must be a non-empty string");
                 goto out;
             }
-            out->catalog = strdup(json_string_value(v));
+            out->catalog = fm_xstrdup(json_string_value(v));
         } else if (!strcmp(key, "format")) {
             if (json_is_null(v)) continue;
             if (!json_is_string(v) || fm_format_parse(json_string_value(v), &out->format)) {

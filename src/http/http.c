@@ -59,6 +59,7 @@ struct fm_http_req {
     struct MHD_Connection *c;
     const fm_http_route *route; /* NULL: no route matched */
     size_t endpoint;            /* metrics index: the route's, or nroutes ("other") */
+    int query;                  /* the path is a FM_HTTP_QUERY route's (whatever the method) */
     const char *method, *path;
     int fd;
     int64_t t0;
@@ -120,7 +121,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     int completed = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && !r->stream_broken;
     for (done_action *a = r->done; a; a = a->next) a->fn(a->ud, r, completed);
     double secs = (double)(fm_now_ms() - r->t0) / 1000.0;
-    if (r->route && (r->route->flags & FM_HTTP_QUERY)) {
+    if (r->query) {
         if (r->status) {
             fm_metrics_request(r->format, r->status);
             fm_metrics_duration(secs);
@@ -243,6 +244,7 @@ static void route(fm_http_req *r) {
             same_path = rt;
             r->endpoint = i;
         }
+        r->query |= (rt->flags & FM_HTTP_QUERY) != 0;
         if (!strcmp(rt->method, r->method) || (!strcmp(rt->method, "GET") && is_get(r->method))) {
             r->route = rt;
             r->endpoint = i;
@@ -321,7 +323,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         r = req_new(h, c, url, method);
         *con_cls = r;
         route(r);
-        if (r->route && (r->route->flags & FM_HTTP_QUERY)) fm_metrics_inflight(1);
+        if (r->query) fm_metrics_inflight(1);
         if (!r->answered) prologue(r);
         if (r->answered) return finish(r);
         if (r->route->flags & FM_HTTP_BODY) return MHD_YES; /* the body comes in the next calls */

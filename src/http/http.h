@@ -56,7 +56,7 @@ enum {
     FM_HTTP_BODY = 1 << 0,         /* the handler runs once the whole body (≤ max_body) is in */
     FM_HTTP_AUTH = 1 << 1,         /* a Bearer token cfg.auth accepts, else 401 */
     FM_HTTP_NOT_DRAINING = 1 << 2, /* 503 while the server is quiescing */
-    FM_HTTP_QUERY = 1 << 3,        /* counted in the query metrics of base/metrics.h */
+    FM_HTTP_QUERY = 1 << 3,        /* counted in the query metrics of base/metrics.h (405s too) */
 };
 
 typedef struct {

@@ -122,11 +122,6 @@ static void render_status(fm_server *s, fm_buf *b) {
     fm_buf_free(&cats);
 }
 
-static void on_healthz(fm_http_req *r, void *ud) {
-    (void)ud;
-    fm_http_respond(r, 200, "text/plain", "ok\n", 3);
-}
-
 static void on_readyz(fm_http_req *r, void *ud) {
     fm_server *s = ud;
     if (fm_http_draining(s->http)) fm_http_respond(r, 503, "text/plain", "draining\n", 9);
@@ -254,17 +249,9 @@ static void on_query(fm_http_req *r, void *ud) {
     q->slot = -1;
     fm_buf_init(&q->out);
     fm_http_req_on_done(r, query_done, q);
-    size_t len;
-    const char *body = fm_http_req_body(r, &len);
     fm_query_request req;
-    fm_err err;
-    fm_err_clear(&err);
-    if (fm_query_request_parse(body, len, &req, &err)) {
-        fm_http_error(r, 400, "invalid", err.msg);
-        return;
-    }
-    fm_format f = fm_query_request_format(&req, fm_http_req_header(r, "Accept"));
-    fm_http_req_set_format(r, (int)f);
+    fm_format f;
+    if (fm_query_request_read(r, &req, &f)) return;
     served_catalog *cat = find_catalog(s, req.catalog);
     if (!cat && req.catalog)
         fm_http_errorf(r, 404, "not_found", "unknown catalog \"%.200s\"", req.catalog);
@@ -277,7 +264,7 @@ static void on_query(fm_http_req *r, void *ud) {
 
 static const fm_http_route ROUTES[] = {
     {"POST", "/query", FM_HTTP_AUTH | FM_HTTP_NOT_DRAINING | FM_HTTP_BODY | FM_HTTP_QUERY, on_query},
-    {"GET", "/healthz", 0, on_healthz},
+    {"GET", "/healthz", 0, fm_http_healthz},
     {"GET", "/readyz", 0, on_readyz},
     {"GET", "/metrics", 0, on_metrics},
     {"GET", "/status", 0, on_status},

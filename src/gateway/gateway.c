@@ -451,18 +451,10 @@ static void on_query(fm_http_req *r, void *ud) {
     f->r = r;
     f->id = fm_http_req_id(r);
     fm_http_req_on_done(r, fwd_done, f);
-    size_t blen;
-    const char *body = fm_http_req_body(r, &blen);
     fm_query_request q;
-    fm_err err;
-    fm_err_clear(&err);
-    if (fm_query_request_parse(body, blen, &q, &err)) {
-        fm_http_error(r, 400, "invalid", err.msg);
-        return;
-    }
-    fm_format fmt = fm_query_request_format(&q, fm_http_req_header(r, "Accept"));
+    fm_format fmt;
+    if (fm_query_request_read(r, &q, &fmt)) return;
     f->format = (int)fmt;
-    fm_http_req_set_format(r, (int)fmt);
     json_t *cr = q.catalog ? kube_informer_get(g->catalogs, g->ns, q.catalog) : NULL;
     if (!q.catalog) {
         fm_http_error(r, 400, "invalid", "\"catalog\" is required");
@@ -487,11 +479,6 @@ static int token_ok(void *ud, const char *token, size_t len) {
     return fm_tokset_check(g->tokens, token, len);
 }
 
-static void on_healthz(fm_http_req *r, void *ud) {
-    (void)ud;
-    fm_http_respond(r, 200, "text/plain", "ok\n", 3);
-}
-
 static void on_readyz(fm_http_req *r, void *ud) {
     gateway *g = ud;
     int ready = kube_informer_synced(g->pods) && kube_informer_synced(g->pools) && kube_informer_synced(g->catalogs) &&
@@ -513,7 +500,7 @@ static void on_metrics(fm_http_req *r, void *ud) {
 
 static const fm_http_route ROUTES[] = {
     {"POST", "/query", FM_HTTP_AUTH | FM_HTTP_NOT_DRAINING | FM_HTTP_BODY | FM_HTTP_QUERY, on_query},
-    {"GET", "/healthz", 0, on_healthz},
+    {"GET", "/healthz", 0, fm_http_healthz},
     {"GET", "/readyz", 0, on_readyz},
     {"GET", "/metrics", 0, on_metrics},
 };

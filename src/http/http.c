@@ -346,6 +346,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 
 /* ---- pieces the roles share ------------------------------------------------------------------- */
 
+void fm_http_healthz(fm_http_req *r, void *ud) {
+    (void)ud;
+    fm_http_respond(r, 200, "text/plain", "ok\n", 3);
+}
+
 int fm_http_fd_hung_up(int fd) {
     if (fd < 0) return 0;
     struct pollfd p = {.fd = fd, .events = POLLRDHUP};

@@ -147,6 +147,8 @@ void fm_http_token_set(fm_http_token *t, const char *token, size_t len);
 int fm_http_token_equal(const fm_http_token *t, const char *token, size_t len);
 /* 1 when the token equals any of the n; every one is compared (no early exit) */
 int fm_http_token_in(const fm_http_token *set, size_t n, const char *token, size_t len);
+/* the GET /healthz handler of every role: the process is alive and serving ("ok") */
+void fm_http_healthz(fm_http_req *r, void *ud);
 /* 1 when the peer of the socket hung up (checked without blocking) */
 int fm_http_fd_hung_up(int fd);
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/xalloc.h"
+#include "http/http.h"
 
 #define MAX_TIMEOUT_MS (24L * 3600 * 1000)
 
@@ -80,4 +81,18 @@ fm_format fm_query_request_format(const fm_query_request *r, const char *accept)
     if (r->has_format) f = r->format;
     else if (accept) fm_format_from_accept(accept, &f);
     return f;
+}
+
+int fm_query_request_read(fm_http_req *r, fm_query_request *out, fm_format *format) {
+    size_t len;
+    const char *body = fm_http_req_body(r, &len);
+    fm_err err;
+    fm_err_clear(&err);
+    if (fm_query_request_parse(body, len, out, &err)) {
+        fm_http_error(r, 400, "invalid", err.msg);
+        return -1;
+    }
+    *format = fm_query_request_format(out, fm_http_req_header(r, "Accept"));
+    fm_http_req_set_format(r, (int)*format);
+    return 0;
 }

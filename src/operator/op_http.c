@@ -18,11 +18,6 @@ struct fm_op_http {
     atomic_int *leading;
 };
 
-static void on_healthz(fm_http_req *r, void *ud) {
-    (void)ud;
-    fm_http_respond(r, 200, "text/plain", "ok\n", 3);
-}
-
 /* a standby waiting for the lease is as healthy as the leader; only a lost lease is not ready */
 static void on_readyz(fm_http_req *r, void *ud) {
     struct fm_op_http *h = ud;
@@ -85,7 +80,7 @@ static void on_metrics(fm_http_req *r, void *ud) {
 }
 
 static const fm_http_route ROUTES[] = {
-    {"GET", "/healthz", 0, on_healthz},
+    {"GET", "/healthz", 0, fm_http_healthz},
     {"GET", "/readyz", 0, on_readyz},
     {"GET", "/metrics", 0, on_metrics},
 };

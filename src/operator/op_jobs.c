@@ -6,10 +6,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/json_get.h"
+#include "base/log.h"
 #include "k8s/k8s_names.h"
 #include "k8s/k8s_status.h"
 #include "kube/leader.h"
-#include "base/log.h"
 
 static void say(char *why, size_t n, const char *fmt, const char *a, const char *b) {
     if (why && n) snprintf(why, n, fmt, a, b);

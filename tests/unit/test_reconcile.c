@@ -172,6 +172,16 @@ FM_TEST(reconcile_table_deletion_waits_for_the_catalogs_to_be_listed) {
     CHECK(count(&e, "POST /api/v1/namespaces/n/events", "DataLeftBehind", "DuckLakeCatalog c is gone", NULL) == 1);
     CHECK(count(&e, "PATCH /apis/ducklake.featherman.dev/v1alpha1/namespaces/n/ducklaketables/t ", "/finalizers",
                 NULL) == 1);
+    /* a catalog that does not parse cannot run the DROP either: said, then gone */
+    fill(e.op.catalogs,
+         "[{\"apiVersion\":\"ducklake.featherman.dev/v1alpha1\",\"kind\":\"DuckLakeCatalog\",\"metadata\":{"
+         "\"name\":\"c\",\"namespace\":\"n\",\"uid\":\"u-c\",\"generation\":1,\"resourceVersion\":\"3\"},"
+         "\"spec\":{\"metadata\":{\"type\":\"no-such-backend\"}}}]");
+    CHECK(fm_reconcile_table(&e.op, "n", "t") == 0);
+    CHECK(count(&e, "POST /api/v1/namespaces/n/events", "DataLeftBehind", "DuckLakeCatalog c is invalid", NULL) == 1);
+    CHECK(count(&e, "PATCH /apis/ducklake.featherman.dev/v1alpha1/namespaces/n/ducklaketables/t ", "/finalizers",
+                NULL) == 2);
+    CHECK(count(&e, "jobs", NULL) == 0);
     if (*fm_failed) fprintf(stderr, "requests:\n%s", requests(&e));
     env_stop(&e);
 }

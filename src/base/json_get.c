@@ -24,3 +24,13 @@ long long fm_jint(const json_t *obj, const char *path, long long def) {
     json_t *v = fm_jget(obj, path);
     return json_is_integer(v) ? json_integer_value(v) : def;
 }
+
+json_t *fm_jfind(const json_t *array, const char *key, const char *value) {
+    size_t i;
+    json_t *e;
+    json_array_foreach(array, i, e) {
+        const char *v = json_string_value(json_object_get(e, key));
+        if (v && value && !strcmp(v, value)) return e;
+    }
+    return NULL;
+}

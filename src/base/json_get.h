@@ -13,4 +13,7 @@ json_t *fm_jget(const json_t *obj, const char *path);
 const char *fm_jstr(const json_t *obj, const char *path);
 /* the integer at path, or def when absent or not an integer */
 long long fm_jint(const json_t *obj, const char *path, long long def);
+/* the first element of array that has the string member key equal to value (borrowed), or NULL:
+ * the lookup of lists keyed by a name, such as conditions by "type" or env by "name" */
+json_t *fm_jfind(const json_t *array, const char *key, const char *value);
 #endif

@@ -14,15 +14,7 @@ void fm_k8s_now(char out[32]) {
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-json_t *fm_cond_get(json_t *conds, const char *type) {
-    size_t i;
-    json_t *c;
-    json_array_foreach(conds, i, c) {
-        const char *t = json_string_value(json_object_get(c, "type"));
-        if (t && !strcmp(t, type)) return c;
-    }
-    return NULL;
-}
+json_t *fm_cond_get(json_t *conds, const char *type) { return fm_jfind(conds, "type", type); }
 
 bool fm_cond_true(json_t *conds, const char *type) {
     json_t *c = fm_cond_get(conds, type);

@@ -30,6 +30,20 @@ FM_TEST(json_get_paths) {
     json_decref(o);
 }
 
+FM_TEST(json_get_find_by_key) {
+    json_t *a = json_loads("[{\"type\":\"Ready\",\"status\":\"True\"},{\"name\":\"x\"},7,"
+                           "{\"type\":3},{\"type\":\"Applied\"},{\"type\":\"Ready\",\"n\":2}]", 0, NULL);
+    CHECK(a != NULL);
+    CHECK(fm_jfind(a, "type", "Ready") == json_array_get(a, 0)); /* the first one */
+    CHECK(fm_jfind(a, "type", "Applied") == json_array_get(a, 4));
+    CHECK(fm_jfind(a, "name", "x") == json_array_get(a, 1));
+    CHECK(fm_jfind(a, "type", "Nope") == NULL);
+    CHECK(fm_jfind(a, "type", NULL) == NULL);
+    CHECK(fm_jfind(NULL, "type", "Ready") == NULL);
+    CHECK(fm_jfind(json_array_get(a, 0), "type", "Ready") == NULL); /* not an array */
+    json_decref(a);
+}
+
 FM_TEST(timefmt_rfc3339) {
     CHECK(fm_rfc3339_ms("2026-01-02T03:04:05Z") == 1767323045000LL);
     CHECK(fm_rfc3339_ms("2026-01-02T03:04:05.5Z") == 1767323045500LL);

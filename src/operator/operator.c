@@ -83,7 +83,10 @@ static term_end sync_informers(fm_operator *op, fm_err *err) {
         while (kube_informer_wait_synced(*slot(op, i), WAKE_MS, err)) {
             if (fm_signals_wait(0)) return TERM_STOP;
             if (atomic_load(&op->leading) != FM_LEAD_LEADING) return TERM_LOST;
-            if (fm_now_ms() > deadline) return TERM_FAILED;
+            if (fm_now_ms() > deadline) {
+                fm_fail(err, FM_E_TIMEOUT, "%s not listed after %d s", resource(i)->resource, SYNC_MS / 1000);
+                return TERM_FAILED;
+            }
         }
     }
     return TERM_SYNCED;

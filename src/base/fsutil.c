@@ -83,6 +83,6 @@ char *fm_host_path(const char *path) {
     const char *root = getenv("FEATHERMAN_ROOT");
     if (!root || !*root || path[0] != '/') return fm_xstrdup(path);
     char *out = NULL;
-    if (asprintf(&out, "%s%s", root, path) < 0) abort();
+    out = fm_xasprintf("%s%s", root, path);
     return out;
 }

@@ -1,4 +1,4 @@
-"""The operator makes catalogs and tables real (issue 5), on the real test cluster: Jobs run
+"""The operator makes catalogs and tables real on the real test cluster: Jobs run
 `featherman worker job`, data goes to MinIO, and DuckDB's own Python package attaches the lake
 the operator created to check it independently."""
 import io

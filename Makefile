@@ -10,8 +10,12 @@
 ifndef DUCKDB_DIR
 $(error build/config.mk is missing: run scripts/bootstrap.sh first)
 endif
+ifndef DUCKDB_CXX_INCLUDE
+$(error build/config.mk has no DUCKDB_CXX_INCLUDE (DuckDB's C++ headers): run scripts/bootstrap.sh again)
+endif
 
 CC      ?= cc
+CXX     ?= g++
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
@@ -23,15 +27,24 @@ DEFS    := -DFEATHERMAN_VERSION='"$(VERSION)"' -DFEATHERMAN_EXTENSION_DIR='"$(FE
 SYSLIBS := $(shell pkg-config --libs jansson yaml-0.1 libmicrohttpd libcurl openssl) -lpthread -lm
 LIBS    := -L$(DUCKDB_DIR)/lib -Wl,-rpath,$(DUCKDB_DIR)/lib -lduckdb $(SYSLIBS)
 
+# The one C++ file (src/engine/sqlparse.cpp, see its header for why) is compiled against the C++
+# headers of the exact DuckDB release we link, with a release build's flags (NDEBUG: no debug-only
+# members), as C++11 like DuckDB itself. DuckDB's headers are system headers: our warnings apply to
+# our code, not theirs.
+CXXSTD  := -std=c++11 -DNDEBUG -D_GNU_SOURCE
+CXXINC  := -Isrc -I$(DUCKDB_DIR)/include -isystem $(DUCKDB_CXX_INCLUDE)
+CXXWARN := -Wall -Wextra -Werror -Wshadow
+
 OPT     := -O2 -g -fPIC
 SAN     := -O1 -g -fPIC -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 SRCS    := $(sort $(wildcard src/*.c src/*/*.c))
+CXXSRCS := $(sort $(wildcard src/engine/*.cpp))
 # The roles that run DuckDB (local, worker) live in libfeatherman-engine.so beside the binary,
 # loaded by main.c only for those roles: the operator and the gateway never map libduckdb
 # (13 MiB of resident pages at start-up). The library is the folder src/engine/; its objects
 # take the rest (base, model, http) from the binary.
-ENGINE  := $(patsubst src/%.c,%,$(wildcard src/engine/*.c))
+ENGINE  := $(patsubst src/%.c,%,$(wildcard src/engine/*.c)) $(patsubst src/%.cpp,%,$(CXXSRCS))
 MAIN    := src/main.c
 LIBSRCS := $(filter-out $(MAIN),$(SRCS))
 UNITSRC := $(sort $(wildcard tests/unit/*.c))
@@ -63,39 +76,45 @@ build/nanoarrow/libnanoarrow.a: $(NACONFIG) $(NASRCS)
 	ar rcs $@ build/nanoarrow/obj/*.o
 
 # normal build
-OBJS := $(patsubst src/%.c,build/obj/%.o,$(SRCS))
+OBJS := $(patsubst src/%.c,build/obj/%.o,$(SRCS)) $(patsubst src/%.cpp,build/obj/%.o,$(CXXSRCS))
 build/obj/%.o: src/%.c $(NACONFIG)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) $(OPT) $(INC) $(DEFS) -MMD -MP -c $< -o $@
+build/obj/%.o: src/%.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXSTD) $(CXXWARN) $(OPT) $(CXXINC) -MMD -MP -c $< -o $@
 EOBJS := $(addprefix build/obj/,$(addsuffix .o,$(ENGINE)))
 build/featherman: $(filter-out $(EOBJS),$(OBJS)) build/libfeatherman-engine.so
 	$(CC) $(OPT) -rdynamic -o $@ $(filter-out $(EOBJS),$(OBJS)) $(SYSLIBS) -ldl
 build/libfeatherman-engine.so: $(EOBJS) build/nanoarrow/libnanoarrow.a
-	$(CC) $(OPT) -shared -o $@ $(EOBJS) build/nanoarrow/libnanoarrow.a $(LIBS)
+	$(CXX) $(OPT) -shared -o $@ $(EOBJS) build/nanoarrow/libnanoarrow.a $(LIBS)
 
 UOBJS := $(patsubst tests/unit/%.c,build/uobj/%.o,$(UNITSRC))
 build/uobj/%.o: tests/unit/%.c $(NACONFIG)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) $(OPT) $(INC) -Itests/unit $(DEFS) -MMD -MP -c $< -o $@
 build/unit_tests: $(UOBJS) $(filter-out build/obj/main.o,$(OBJS)) build/nanoarrow/libnanoarrow.a
-	$(CC) $(OPT) -o $@ $^ $(LIBS)
+	$(CXX) $(OPT) -o $@ $^ $(LIBS)
 
 # sanitizer build
-AOBJS := $(patsubst src/%.c,build/asan/obj/%.o,$(SRCS))
+AOBJS := $(patsubst src/%.c,build/asan/obj/%.o,$(SRCS)) $(patsubst src/%.cpp,build/asan/obj/%.o,$(CXXSRCS))
 build/asan/obj/%.o: src/%.c $(NACONFIG)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) $(SAN) $(INC) $(DEFS) -MMD -MP -c $< -o $@
+build/asan/obj/%.o: src/%.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXSTD) $(CXXWARN) $(SAN) $(CXXINC) -MMD -MP -c $< -o $@
 AEOBJS := $(addprefix build/asan/obj/,$(addsuffix .o,$(ENGINE)))
 build/asan/featherman: $(filter-out $(AEOBJS),$(AOBJS)) build/asan/libfeatherman-engine.so
 	$(CC) $(SAN) -rdynamic -o $@ $(filter-out $(AEOBJS),$(AOBJS)) $(SYSLIBS) -ldl
 build/asan/libfeatherman-engine.so: $(AEOBJS) build/nanoarrow/libnanoarrow.a
-	$(CC) $(SAN) -shared -o $@ $(AEOBJS) build/nanoarrow/libnanoarrow.a $(LIBS)
+	$(CXX) $(SAN) -shared -o $@ $(AEOBJS) build/nanoarrow/libnanoarrow.a $(LIBS)
 AUOBJS := $(patsubst tests/unit/%.c,build/asan/uobj/%.o,$(UNITSRC))
 build/asan/uobj/%.o: tests/unit/%.c $(NACONFIG)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) $(SAN) $(INC) -Itests/unit $(DEFS) -MMD -MP -c $< -o $@
 build/asan/unit_tests: $(AUOBJS) $(filter-out build/asan/obj/main.o,$(AOBJS)) build/nanoarrow/libnanoarrow.a
-	$(CC) $(SAN) -o $@ $^ $(LIBS)
+	$(CXX) $(SAN) -o $@ $^ $(LIBS)
 
 # benchmark programs (bench/run.sh)
 bench: build/bench/latency build/bench/fresh_query

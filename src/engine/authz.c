@@ -319,8 +319,9 @@ static int check_statement_type(const fm_sqlstmt *s, fm_scope scope, fm_err *err
                        s->temporary ? "TEMP " : "", obj);
     }
     if (scope < need)
-        return fm_fail(err, FM_E_REFUSED, "%s%s needs the %s scope", s->type == DUCKDB_STATEMENT_TYPE_EXPLAIN ?
-                       (s->analyze ? "EXPLAIN ANALYZE " : "EXPLAIN ") : "", what, fm_scope_name(need));
+        return fm_fail(err, FM_E_REFUSED, "%s%s needs the %s scope (this request has the %s scope)",
+                       s->type == DUCKDB_STATEMENT_TYPE_EXPLAIN ? (s->analyze ? "EXPLAIN ANALYZE " : "EXPLAIN ") : "",
+                       what, fm_scope_name(need), fm_scope_name(scope));
     return 0;
 }
 

@@ -21,6 +21,7 @@
 #include "engine/sqlguard.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,8 +100,15 @@ int fm_sqlguard_check_statement(const fm_sqlguard *g, fm_scope scope, duckdb_ext
                                 fm_err *err) {
     if (!g || !g->authz) return fm_fail(err, FM_E_REFUSED, "no SQL authorizer is configured: statement refused");
     /* a caller's scope never exceeds what the engine allows (read-only engines: read) */
-    if (scope > g->scope) scope = g->scope;
-    return fm_authz_check_extracted(g->authz, scope, stmts, i, err);
+    int capped = scope > g->scope;
+    if (capped) scope = g->scope;
+    int rc = fm_authz_check_extracted(g->authz, scope, stmts, i, err);
+    if (rc && (capped || g->scope == FM_SCOPE_READ) && err && strstr(err->msg, " scope (this request has the ")) {
+        size_t len = strlen(err->msg);
+        snprintf(err->msg + len, sizeof err->msg - len, "; this server grants at most the %s scope%s",
+                 fm_scope_name(g->scope), g->scope == FM_SCOPE_READ ? ": the catalog is served read-only" : "");
+    }
+    return rc;
 }
 
 int fm_sqlguard_check_sql(const fm_sqlguard *g, duckdb_connection con, fm_scope scope, const char *sql, fm_err *err) {

@@ -133,6 +133,7 @@ void fm_authz_free(fm_authz *a) {
 
 /* runs a query whose first column is a name and adds each row's name to s */
 static int load_names(duckdb_connection con, const char *sql, nameset *s, fm_err *err) {
+    if (!con) return fm_fail(err, FM_E_INTERNAL, "cannot read DuckDB's catalog for the authorizer: no connection");
     duckdb_result res;
     if (duckdb_query(con, sql, &res) == DuckDBError) {
         const char *m = duckdb_result_error(&res);

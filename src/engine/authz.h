@@ -53,7 +53,10 @@
  *                     except those mirroring an allowed function are refused. A table name
  *                     containing '.', '/', '\' or ':' is refused: when no such table exists
  *                     DuckDB reads it as a file (replacement scan).
- *   SHOW              SHOW TABLES and SHOW ALL TABLES only (SHOW <setting> prints settings).
+ *   SHOW              SHOW TABLES and SHOW ALL TABLES only (SHOW DATABASES, SHOW VARIABLES list
+ *                     other catalogs and connection state; SHOW <name> is DESCRIBE <name>).
+ *   PIVOT             only with an explicit IN list: without one DuckDB runs it as a
+ *                     CREATE TEMP TYPE of the pivot values first, a connection-local object.
  *
  * Errors are FM_E_REFUSED with a message naming what was refused and, where a wider scope
  * would allow it, the scope needed: "COPY is not allowed through the query API",

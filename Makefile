@@ -4,6 +4,7 @@
 #   make asan       build/asan/featherman (AddressSanitizer + UndefinedBehaviorSanitizer)
 #   make unit       build/unit_tests (C unit tests; run it to test)
 #   make bench      build/bench/latency, build/bench/fresh_query (bench/run.sh and bench/ab.sh run them)
+#   make fuzz-authz   the authorizer's differential fuzz target (clang; FUZZ_SECONDS=60)
 #   make check-layers  the layer rules of docs/ARCHITECTURE.md over src/'s #include lines
 #   make clean
 -include build/config.mk
@@ -59,7 +60,7 @@ NACFLAGS := -O2 -g -fPIC -w -DNANOARROW_NAMESPACE=FeathermanArrow -I$(CURDIR)/bu
            -I$(NANOARROW_DIR)/arrow-nanoarrow/src -I$(NANOARROW_DIR)/flatcc/include
 NACONFIG := build/nanoarrow/include/nanoarrow/nanoarrow_config.h
 
-.PHONY: all asan unit clean fuzz bench check-layers
+.PHONY: all asan unit clean fuzz fuzz-authz bench check-layers
 all: build/featherman
 asan: build/asan/featherman build/asan/unit_tests
 unit: build/unit_tests
@@ -126,16 +127,35 @@ build/bench/fresh_query: bench/fresh_query.c
 	$(CC) $(CSTD) $(WARN) $(OPT) $(INC) $(DEFS) -o $@ $< -L$(DUCKDB_DIR)/lib -Wl,-rpath,$(DUCKDB_DIR)/lib -lduckdb
 
 # libFuzzer target for the SQL guard's lexer (clang only; skipped where clang is missing).
-# FUZZ_SECONDS bounds the run.
+# FUZZ_SECONDS bounds the run. The guard calls the authorizer, so the shim is linked in too.
 FUZZ_SECONDS ?= 60
 fuzz:
 	@if command -v clang >/dev/null 2>&1; then \
-	  mkdir -p build/fuzz && \
-	  clang $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined $(INC) $(DEFS) -o build/fuzz/fuzz_sqlguard \
-	    tests/fuzz/fuzz_sqlguard.c src/engine/sqlguard.c src/base/buf.c src/base/err.c \
-	    -L$(DUCKDB_DIR)/lib -Wl,-rpath,$(DUCKDB_DIR)/lib -lduckdb && \
+	  mkdir -p build/fuzz/obj && \
+	  clang++ $(CXXSTD) -g -O1 -fsanitize=fuzzer-no-link,address $(CXXINC) -c src/engine/sqlparse.cpp -o build/fuzz/obj/sqlparse_g.o && \
+	  clang $(CSTD) -g -O1 -fsanitize=fuzzer-no-link,address,undefined $(INC) $(DEFS) -c tests/fuzz/fuzz_sqlguard.c -o build/fuzz/obj/fuzz_sqlguard.o && \
+	  clang++ -g -O1 -fsanitize=fuzzer,address,undefined -o build/fuzz/fuzz_sqlguard build/fuzz/obj/fuzz_sqlguard.o \
+	    -x c -std=c11 -D_GNU_SOURCE $(INC) $(DEFS) src/engine/sqlguard.c src/engine/authz.c src/base/buf.c src/base/err.c src/base/xalloc.c \
+	    -x none build/fuzz/obj/sqlparse_g.o -L$(DUCKDB_DIR)/lib -Wl,-rpath,$(DUCKDB_DIR)/lib -lduckdb && \
 	  build/fuzz/fuzz_sqlguard -max_total_time=$(FUZZ_SECONDS) -max_len=4096; \
 	else echo "fuzz: clang not found, skipped"; fi
+
+# Differential libFuzzer target for the authorizer (tests/fuzz/fuzz_authz.c): the shim and the
+# policy built with clang's sanitizers against the real libduckdb, seeded with a corpus of real
+# DuckDB statements of every type. New inputs go to build/fuzz/corpus_authz. Needs clang
+# (scripts/bootstrap.sh --test installs it); FUZZ_SECONDS bounds the run.
+FUZZSAN := -g -O1 -fsanitize=address,undefined -fno-sanitize=vptr -fno-sanitize-recover=undefined
+fuzz-authz:
+	@command -v clang >/dev/null 2>&1 || { echo "fuzz-authz: clang is needed (scripts/bootstrap.sh --test installs it)"; exit 1; }
+	@mkdir -p build/fuzz/obj build/fuzz/corpus_authz
+	clang++ $(CXXSTD) $(CXXWARN) $(FUZZSAN) -fsanitize=fuzzer-no-link $(CXXINC) -c src/engine/sqlparse.cpp -o build/fuzz/obj/sqlparse.o
+	for f in src/engine/authz.c src/base/buf.c src/base/err.c src/base/xalloc.c tests/fuzz/fuzz_authz.c; do \
+	  clang $(CSTD) $(WARN) $(FUZZSAN) -fsanitize=fuzzer-no-link $(INC) $(DEFS) -c $$f -o build/fuzz/obj/$$(basename $$f .c).o || exit 1; done
+	clang++ $(FUZZSAN) -fsanitize=fuzzer -o build/fuzz/fuzz_authz build/fuzz/obj/fuzz_authz.o build/fuzz/obj/authz.o \
+	  build/fuzz/obj/buf.o build/fuzz/obj/err.o build/fuzz/obj/xalloc.o build/fuzz/obj/sqlparse.o \
+	  -L$(DUCKDB_DIR)/lib -Wl,-rpath,$(DUCKDB_DIR)/lib -lduckdb $(shell pkg-config --libs jansson)
+	build/fuzz/fuzz_authz -max_total_time=$(FUZZ_SECONDS) -max_len=2048 -detect_leaks=0 -print_final_stats=1 \
+	  -dict=tests/fuzz/authz.dict build/fuzz/corpus_authz tests/fuzz/corpus_authz
 
 check-layers:
 	scripts/check-layers.sh src

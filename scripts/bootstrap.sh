@@ -17,7 +17,7 @@ log() { printf 'bootstrap: %s\n' "$*" >&2; }
 
 # --- Debian packages -------------------------------------------------------------------------
 APT_BUILD="gcc g++ make pkg-config curl ca-certificates libjansson-dev libyaml-dev libmicrohttpd-dev libcurl4-openssl-dev libssl-dev python3 python3-venv"
-APT_TEST="postgresql openssl"
+APT_TEST="postgresql openssl clang libclang-rt-dev" # clang + libFuzzer: make fuzz-authz
 need=()
 pkgs=$APT_BUILD
 [ $WANT_TEST = 1 ] && pkgs="$pkgs $APT_TEST"

@@ -79,6 +79,9 @@ static const char *const TABLE_FUNCTIONS[] = {
     "duckdb_indexes", "duckdb_functions", "duckdb_keywords",
     NULL};
 
+/* the lake's maintenance that keeps every row and every snapshot: admin only */
+static const char *const TABLE_FUNCTIONS_ADMIN[] = {"ducklake_flush_inlined_data", NULL};
+
 /* system views that only mirror an allowed table function */
 static const char *const ALLOWED_SYSTEM_VIEWS[] = {
     "duckdb_tables", "duckdb_columns", "duckdb_views", "duckdb_schemas", "duckdb_constraints", "duckdb_types",
@@ -341,7 +344,10 @@ int fm_authz_check(const fm_authz *a, fm_scope scope, const fm_sqlstmt *s, fm_er
             if (check_target(a, s, r, err)) return -1;
             break;
         case FM_SQLREF_TABLE_FUNCTION:
-            if (!in_list(r->name, TABLE_FUNCTIONS))
+            if (in_list(r->name, TABLE_FUNCTIONS_ADMIN) && scope < FM_SCOPE_ADMIN)
+                return fm_fail(err, FM_E_REFUSED, "function %s needs the admin scope (this request has the %s scope)",
+                               r->name, fm_scope_name(scope));
+            if (!in_list(r->name, TABLE_FUNCTIONS) && !in_list(r->name, TABLE_FUNCTIONS_ADMIN))
                 return refuse(err, "function %s is not allowed through the query API%s", r->name, "");
             if (check_function_qualifiers(r, err)) return -1;
             break;

@@ -32,7 +32,8 @@
  *                     glob, scanner (sqlite_*, postgres_*), query/query_table, pragma_*, the
  *                     lake's maintenance (ducklake_cleanup_old_files, expire_snapshots,
  *                     merge_adjacent_files, add_data_files, set_option, ...), enable_logging,
- *                     checkpoint.
+ *                     checkpoint. ducklake_flush_inlined_data (moves inlined rows into
+ *                     Parquet files, keeps every row and snapshot) needs the admin scope.
  *   other functions   an allowlist computed at start-up (fm_authz_snapshot_functions): every
  *                     scalar, aggregate, window function and macro DuckDB has built in, before
  *                     any extension is loaded, that duckdb_functions() marks free of side

@@ -127,6 +127,9 @@ FM_TEST(authz_statement_types_by_scope) {
         allowed(&l, FM_SCOPE_ADMIN, admins[i], fm_failed);
     }
     refused(&l, FM_SCOPE_WRITE, "DROP TABLE t", "DROP needs the admin scope", fm_failed);
+    refused(&l, FM_SCOPE_WRITE, "CALL ducklake_flush_inlined_data('lake')",
+            "function ducklake_flush_inlined_data needs the admin scope", fm_failed);
+    allowed(&l, FM_SCOPE_ADMIN, "CALL ducklake_flush_inlined_data('lake')", fm_failed);
     refused(&l, FM_SCOPE_READ, "EXPLAIN ANALYZE INSERT INTO t VALUES (1)", "EXPLAIN ANALYZE INSERT needs the write",
             fm_failed);
     lake_close(&l);

@@ -3,7 +3,8 @@
 #   make            build/featherman
 #   make asan       build/asan/featherman (AddressSanitizer + UndefinedBehaviorSanitizer)
 #   make unit       build/unit_tests (C unit tests; run it to test)
-#   make bench      build/bench/latency, build/bench/fresh_query (bench/run.sh and bench/ab.sh run them)
+#   make bench      build/bench/latency, build/bench/fresh_query (bench/run.sh and bench/ab.sh run them),
+#                   build/bench/authz_cost (the authorizer's cost per statement)
 #   make fuzz-authz   the authorizer's differential fuzz target (clang; FUZZ_SECONDS=60)
 #   make check-layers  the layer rules of docs/ARCHITECTURE.md over src/'s #include lines
 #   make clean
@@ -118,13 +119,20 @@ build/asan/unit_tests: $(AUOBJS) $(filter-out build/asan/obj/main.o,$(AOBJS)) bu
 	$(CXX) $(SAN) -o $@ $^ $(LIBS)
 
 # benchmark programs (bench/run.sh)
-bench: build/bench/latency build/bench/fresh_query
+bench: build/bench/latency build/bench/fresh_query build/bench/authz_cost
 build/bench/latency: bench/latency.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) $(OPT) -o $@ $< $(shell pkg-config --cflags --libs libcurl) -pthread
 build/bench/fresh_query: bench/fresh_query.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) $(OPT) $(INC) $(DEFS) -o $@ $< -L$(DUCKDB_DIR)/lib -Wl,-rpath,$(DUCKDB_DIR)/lib -lduckdb
+
+build/bench/authz_cost: bench/authz_cost.c build/obj/engine/authz.o build/obj/engine/sqlparse.o build/obj/base/buf.o \
+                        build/obj/base/err.o build/obj/base/xalloc.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(OPT) $(INC) $(DEFS) -c -o build/bench/authz_cost.o $<
+	$(CXX) $(OPT) -o $@ build/bench/authz_cost.o $(filter %.o,$(filter-out $<,$^)) -L$(DUCKDB_DIR)/lib \
+	  -Wl,-rpath,$(DUCKDB_DIR)/lib -lduckdb
 
 # libFuzzer target for the SQL guard's lexer (clang only; skipped where clang is missing).
 # FUZZ_SECONDS bounds the run. The guard calls the authorizer, so the shim is linked in too.

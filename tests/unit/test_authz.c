@@ -287,6 +287,22 @@ FM_TEST(authz_functions_and_catalogs) {
         {"SELECT * FROM pg_catalog.pg_settings", "pg_catalog is not reachable"},
         {"MERGE INTO __ducklake_metadata_lake.ducklake_tag USING t ON true WHEN MATCHED THEN DELETE", "not reachable"},
         {"SELECT lake.main.upper('a')", "function upper is not allowed"},
+        {"DESCRIBE '/etc/passwd.csv'", "is not a table name"},
+        {"SUMMARIZE '/etc/passwd.csv'", "is not a table name"},
+        {"DESCRIBE FROM read_csv('x')", "function read_csv"},
+        {"SELECT sum(x) OVER w FROM t WINDOW w AS (ORDER BY getenv('a'))", "function getenv"},
+        {"SELECT 1 FROM t GROUP BY CUBE (getenv('a'))", "function getenv"},
+        {"INSERT INTO t VALUES (1) ON CONFLICT (x) DO UPDATE SET x = length(getenv('b'))", "function getenv"},
+        {"MERGE INTO t USING s.u ON true WHEN MATCHED THEN UPDATE SET x = length(getenv('a'))", "function getenv"},
+        {"SELECT COLUMNS(c -> getenv(c) IS NULL) FROM t", "function getenv"},
+        {"SELECT [getenv(v) FOR v IN ['a']]", "function getenv"},
+        {"SELECT x FROM t UNION BY NAME FROM read_csv('x')", "function read_csv"},
+        {"SELECT * FROM t ASOF JOIN read_csv('y') r ON t.x >= r.x", "function read_csv"},
+        {"SELECT * FROM t POSITIONAL JOIN read_csv('y')", "function read_csv"},
+        {"SELECT * FROM (VALUES (getenv('a')))", "function getenv"},
+        {"CREATE TABLE g (a INT GENERATED ALWAYS AS (length(getenv('a'))))", "function getenv"},
+        {"CREATE TABLE g (a INT) PARTITIONED BY (getenv('x'))", "function getenv"},
+        {"ALTER TABLE t SET PARTITIONED BY (getenv('x'))", "function getenv"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) refused(&l, FM_SCOPE_ADMIN, bad[i].sql, bad[i].msg, fm_failed);
 

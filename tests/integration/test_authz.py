@@ -1,8 +1,8 @@
 """Authorization on DuckDB's own parse: every attack below is refused with 403 and a message naming
 what was refused, on `featherman local` (SQLite metadata, local disk) and on `worker serve
 --read-only` (SQLite metadata, MinIO data). After each one the lake is unchanged (row count and
-sum through the server); at the end DuckDB's Python package reads the lake files directly, and
-the server restarts and serves. Ordinary work (reads, writes, DDL of tables/views/schemas) still
+sum through the server, and DuckDB's Python package attaching the lake's files beside it); at the
+end the server stops, the files are read once more, and the server restarts and serves. Ordinary work (reads, writes, DDL of tables/views/schemas) still
 runs."""
 import glob
 import json
@@ -216,9 +216,33 @@ def check_refused(srv, name, sql):
     return r
 
 
+class LakeReader:
+    """DuckDB's Python package on the lake's own files, beside the running server (SQLite metadata
+    allows concurrent readers): each check attaches afresh, so a destroyed metadata file or a
+    missing data file shows."""
+
+    def __init__(self, meta, data, minio=None):
+        self.meta, self.data = meta, data
+        self.con = python_duckdb()
+        self.con.execute("LOAD ducklake; LOAD sqlite_scanner")
+        if minio:
+            self.con.execute("LOAD httpfs")
+            self.con.execute(f"CREATE SECRET (TYPE s3, KEY_ID '{MinIO.ACCESS_KEY}', SECRET '{MinIO.SECRET_KEY}', "
+                             f"ENDPOINT '{minio.endpoint}', USE_SSL false, URL_STYLE 'path')")
+
+    def rows(self):
+        self.con.execute(f"ATTACH 'ducklake:sqlite:{self.meta}' AS lk (DATA_PATH '{self.data}', READ_ONLY)")
+        try:
+            return self.con.execute("SELECT count(*), sum(x) FROM lk.t").fetchall()
+        finally:
+            self.con.execute("DETACH lk")
+
+
 def lake_intact(srv):
     assert srv.rows("SELECT count(*) AS n, sum(x) AS s FROM t") == ROWS
     assert srv.query("SELECT 1").status_code == 200
+    if getattr(srv, "reader", None):
+        assert srv.reader.rows() == [(3, 6)]
 
 
 @pytest.fixture(scope="module")
@@ -239,6 +263,7 @@ def local(other_sqlite):
     assert s.query("INSERT INTO t VALUES (1), (2), (3)").status_code == 200
     meta = glob.glob(os.path.join(s.state, "state", "lake", "metadata.sqlite"))[0]
     s.meta, s.data = meta, os.path.join(s.state, "state", "lake", "data") + "/"
+    s.reader = LakeReader(s.meta, s.data)
     yield s
     s.stop()
 
@@ -309,6 +334,7 @@ def test_ordinary_work_still_runs(local):
 def test_the_lake_reads_back_and_the_server_restarts(local, other_sqlite):
     # everything above, then: stop, read the files with DuckDB's own Python package, start again
     state = local.state
+    local.reader = None
     local.stop()
     con = python_duckdb()
     con.execute("LOAD ducklake; LOAD sqlite_scanner")
@@ -362,6 +388,7 @@ def readonly(minio):
     srv = serve(cat, state, "--read-only", "--slots", "2")
     srv.cat, srv.meta, srv.bucket = cat, meta, bucket
     srv.data = f"s3://{bucket}/data/"
+    srv.reader = LakeReader(meta, srv.data, minio)
     yield srv
     srv.stop()
 
@@ -393,6 +420,7 @@ def test_a_read_only_worker_grants_the_read_scope_only(readonly):
 
 
 def test_the_read_only_lake_reads_back_and_the_worker_restarts(readonly, minio):
+    readonly.reader = None
     readonly.stop()
     con = python_duckdb()
     con.execute("LOAD ducklake; LOAD httpfs; LOAD sqlite_scanner")

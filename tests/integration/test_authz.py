@@ -434,3 +434,42 @@ def test_the_read_only_lake_reads_back_and_the_worker_restarts(readonly, minio):
         lake_intact(again)
     finally:
         again.stop()
+
+
+# ---- Postgres metadata: the scanner's functions would run as the catalog's role ----
+
+def test_postgres_metadata_attacks_are_refused(postgres):
+    from services import Postgres
+    from test_backends import manifests
+    db = f"authz_{uuid.uuid4().hex[:8]}"
+    postgres.create_db(db)
+    postgres.psql("CREATE TABLE unrelated (v TEXT); INSERT INTO unrelated VALUES ('keep me')", db=db)
+    meta = (f"{{type: postgres, host: 127.0.0.1, port: {postgres.port}, database: {db}, user: {Postgres.USER}, "
+            f"schema: lake_meta, passwordSecret: {{name: pg}}, sslMode: disable}}")
+    srv = start_local(manifests(meta))
+    conn = f"host=127.0.0.1 port={postgres.port} dbname={db} user={Postgres.USER} password={Postgres.PASSWORD}"
+    try:
+        assert srv.query("INSERT INTO sales SELECT range, 'eu', 1.0 FROM range(10)").status_code == 200
+        for name, sql in [
+            ("postgres_query on the catalog's secret", "SELECT * FROM postgres_query('fm_pg', 'SELECT 1')"),
+            ("postgres_query through the metadata catalog", "SELECT * FROM postgres_query('__ducklake_metadata_lake', "
+                                                           "'SELECT * FROM unrelated')"),
+            ("postgres_execute", "CALL postgres_execute('__ducklake_metadata_lake', 'DROP TABLE unrelated')"),
+            ("postgres_scan to any host", f"SELECT * FROM postgres_scan('{conn}', 'public', 'unrelated')"),
+            ("postgres_attach", f"CALL postgres_attach('{conn}')"),
+            ("ATTACH postgres", f"ATTACH '{conn}' AS p (TYPE postgres)"),
+            ("-- CR then the scanner", "--\rSELECT * FROM postgres_query('fm_pg', 'SELECT 1')"),
+            ("unrelated table through the metadata catalog", "SELECT * FROM __ducklake_metadata_lake.unrelated"),
+            ("metadata schema", "SELECT * FROM __ducklake_metadata_lake.lake_meta.ducklake_snapshot"),
+            ("write the metadata", "DELETE FROM __ducklake_metadata_lake.lake_meta.ducklake_data_file"),
+            ("replace the Postgres secret", "CREATE OR REPLACE SECRET fm_pg (TYPE postgres, HOST 'evil')"),
+            ("secrets", "SELECT * FROM duckdb_secrets()"),
+            ("DROP SCHEMA main", "DROP SCHEMA main CASCADE"),
+        ]:
+            r = srv.query(sql)
+            assert r.status_code in (400, 403), (name, r.status_code, r.text)
+            assert "keep me" not in r.text and Postgres.PASSWORD not in r.text, (name, r.text)
+            assert srv.rows("SELECT count(*) AS n FROM sales") == [{"n": 10}], name
+        assert "keep me" in postgres.psql("SELECT v FROM unrelated", db=db)
+    finally:
+        srv.stop()

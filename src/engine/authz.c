@@ -92,10 +92,12 @@ static const char *const SIDE_EFFECTS_ALLOWED[] = {
     "random", "uuid", "gen_random_uuid", "uuidv4", "uuidv7", "error", "current_query", "current_query_id",
     "current_connection_id", "current_transaction_id", NULL};
 
-/* never, whatever duckdb_functions() says about them */
+/* never, whatever duckdb_functions() says about them: the environment and settings, logging,
+ * sleeping, sequences and seeds (state beyond the request), and SQL text that DuckDB would bind
+ * out of the authorizer's sight (json_serialize_plan plans its argument, binding table functions) */
 static const char *const FUNCTIONS_DENIED[] = {
     "getenv", "current_setting", "write_log", "sleep_ms", "nextval", "currval", "setseed", "getvariable",
-    "json_execute_serialized_sql", "query", "query_table", NULL};
+    "json_execute_serialized_sql", "json_serialize_plan", "pg_sleep", "query", "query_table", NULL};
 
 /* names the binder resolves specially that duckdb_functions() does not list */
 static const char *const FUNCTIONS_EXTRA[] = {"unnest", "unlist", "grouping", "grouping_id", NULL};

@@ -39,13 +39,15 @@
  *                     any extension is loaded, that duckdb_functions() marks free of side
  *                     effects; plus random/uuid-style generators and error(); minus getenv,
  *                     current_setting (settings hold paths and endpoints), write_log, sleep_ms,
- *                     nextval/currval/setseed (state that outlives a request). An allowlist,
- *                     not a denylist, because what must never run is "anything an extension or
- *                     a later DuckDB adds that reaches outside": a denylist fails open on
- *                     every new function, the snapshot fails closed on them. Computing it from
- *                     the running DuckDB instead of a fixed list keeps the hundreds of pure
- *                     functions (string, math, date, list, JSON) working without a table of
- *                     names to maintain.
+ *                     pg_sleep, nextval/currval/setseed (state that outlives a request),
+ *                     json_serialize_plan (binds the SQL text it is given, out of sight).
+ *                     An allowlist, not a denylist: every function an extension adds (the
+ *                     scanners, httpfs, ducklake, anything loaded later) is refused without
+ *                     anyone having to list it, where a denylist would fail open on each. The
+ *                     list is computed from the running DuckDB rather than written out so the
+ *                     hundreds of pure built-ins (string, math, date, list, JSON) keep working;
+ *                     the price is that a DuckDB upgrade admits its new side-effect-free
+ *                     built-ins unreviewed — the deny list above is what to revisit then.
  *   catalogs          tables, views and write targets must be the lake's: a catalog
  *                     qualifier other than the lake's name, a schema qualifier naming another
  *                     catalog (system, temp, memory, __ducklake_metadata_<lake>, whatever

@@ -242,6 +242,8 @@ FM_TEST(authz_functions_and_catalogs) {
         {"SELECT sleep_ms(1)", "function sleep_ms"},
         {"SELECT nextval('q')", "function nextval"},
         {"SELECT setseed(0.5)", "function setseed"},
+        {"SELECT pg_sleep(1)", "function pg_sleep"},
+        {"SELECT json_serialize_plan('SELECT * FROM read_csv(''/etc/passwd'')')", "function json_serialize_plan"},
         {"SELECT * FROM t WHERE x = getvariable('v')", "function getvariable"},
         {"SELECT list_transform([1], x -> getenv('A'))", "function getenv"},
         {"SELECT sum(x) FILTER (WHERE getenv('a') = 'b') FROM t", "function getenv"},

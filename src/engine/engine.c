@@ -25,6 +25,7 @@ struct fm_engine {
     char *metadata_schema;
     bool read_only;
     fm_sqlguard *guard;
+    fm_authz *authz;
 };
 
 int fm_exec(duckdb_connection con, const char *sql, fm_err *err) {
@@ -242,6 +243,10 @@ int fm_engine_open(fm_engine **out, const fm_engine_config *cfg, fm_err *err) {
         goto fail;
     }
 
+    /* the authorizer's function allowlist: DuckDB's built-ins, before any extension adds more */
+    e->authz = fm_authz_new(e->catalog);
+    if (fm_authz_snapshot_functions(e->authz, e->admin, err)) goto fail;
+
     const char *mt = cfg->catalog->metadata_type;
     /* the scanner extensions ignore enable_external_access: the guard denies what they add */
     const char *scanners[1];
@@ -253,6 +258,9 @@ int fm_engine_open(fm_engine **out, const fm_engine_config *cfg, fm_err *err) {
     if (fm_sqlguard_deny_extension_functions(e->guard, e->admin, scanners, nscan, err)) goto fail;
     if (create_secrets(e, cfg, err)) goto fail;
     if (attach(e, cfg, err)) goto fail;
+    /* every catalog but the lake (the metadata catalog, system, temp, memory) is out of reach */
+    if (fm_authz_snapshot_catalogs(e->authz, e->admin, err)) goto fail;
+    fm_sqlguard_set_authz(e->guard, e->authz, cfg->read_only ? FM_SCOPE_READ : FM_SCOPE_ADMIN);
     *out = e;
     return 0;
 fail:
@@ -319,6 +327,7 @@ void fm_engine_close(fm_engine *e) {
     if (e->admin) duckdb_disconnect(&e->admin);
     if (e->db) duckdb_close(&e->db);
     if (e->guard) fm_sqlguard_free(e->guard);
+    fm_authz_free(e->authz);
     free(e->catalog);
     free(e->data_path);
     free(e->metadata_location);

@@ -31,6 +31,8 @@ def test_the_tree_obeys_the_layers():
     ("model/spec_pool.c", '#  include "http/request.h"', "model may not depend on http"),
     ("operator/operator.c", "#include <duckdb.h>", "only src/engine/ may link DuckDB"),
     ("http/request.c", '#include "engine/engine.h"', "http may not depend on engine"),
+    ("engine/sqlparse.cpp", '#include "kube/kube_http.h"', "engine may not depend on kube"),
+    ("gateway/gw_route.c", '#include "duckdb/parser/parser.hpp"', "only src/engine/ may link DuckDB"),
 ])
 def test_a_planted_forbidden_include_fails(tmp_path, where, line, says):
     src = tmp_path / "src"

@@ -5,10 +5,13 @@
 #   make unit       build/unit_tests (C unit tests; run it to test)
 #   make bench      build/bench/latency, build/bench/fresh_query (bench/run.sh and bench/ab.sh run them)
 #   make check-layers  the layer rules of docs/ARCHITECTURE.md over src/'s #include lines
+#   make dist       dist/install.yaml and the Helm chart's CRDs from config/ (scripts/dist.sh)
 #   make clean
 -include build/config.mk
+ifneq ($(MAKECMDGOALS),dist)
 ifndef DUCKDB_DIR
 $(error build/config.mk is missing: run scripts/bootstrap.sh first)
+endif
 endif
 
 # Where the built binaries look for libduckdb (the engine library's rpath, a sandbox read-only
@@ -54,7 +57,7 @@ NACFLAGS := -O2 -g -fPIC -w $(PATHMAP) -DNANOARROW_NAMESPACE=FeathermanArrow -I$
            -I$(NANOARROW_DIR)/arrow-nanoarrow/src -I$(NANOARROW_DIR)/flatcc/include
 NACONFIG := build/nanoarrow/include/nanoarrow/nanoarrow_config.h
 
-.PHONY: all asan unit clean fuzz bench check-layers
+.PHONY: all asan unit clean fuzz bench check-layers dist
 all: build/featherman
 asan: build/asan/featherman build/asan/unit_tests
 unit: build/unit_tests
@@ -128,6 +131,10 @@ fuzz:
 
 check-layers:
 	scripts/check-layers.sh src
+
+# The install bundle needs no build: only config/, VERSION and the chart.
+dist:
+	scripts/dist.sh
 
 clean:
 	rm -rf build/obj build/uobj build/asan build/featherman build/libfeatherman-engine.so build/unit_tests build/nanoarrow \

@@ -6,13 +6,17 @@
 # (their go.sum pins every module by hash). Idempotent: a version whose binaries exist is skipped.
 # Prints each build's wall time. Go package parallelism: $FEATHERMAN_GO_JOBS (default: nproc).
 # With --print-config it only prints the config.mk lines (K8S_BIN_DIR, ETCD_BIN) after building.
+# `build.sh helm` builds only the helm CLI (tests/cluster/build/helm), cached in
+# $FEATHERMAN_CACHE/helm-<ver>/bin/helm, and prints that path: the chart's tests call it, so helm
+# is built only where those tests run.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 CACHE=${FEATHERMAN_CACHE:-$HOME/.cache/featherman}
 JOBS=${FEATHERMAN_GO_JOBS:-$(nproc)}
-PRINT_CONFIG=0
+PRINT_CONFIG=0 ONLY_HELM=0
 [ "${1:-}" = "--print-config" ] && PRINT_CONFIG=1
+[ "${1:-}" = "helm" ] && ONLY_HELM=1
 
 log() { printf 'cluster-build: %s\n' "$*" >&2; }
 command -v go >/dev/null || { log "Go is needed to build kube-apiserver/etcd (install Go >= 1.26)"; exit 1; }
@@ -62,6 +66,28 @@ build_etcd() {
     rm -rf "$ETCD_DIR"; mv "$ETCD_DIR.tmp" "$ETCD_DIR"
     log "etcd $ETCD_VER built in $(( $(date +%s) - start ))s -> $ETCD_DIR/bin"
 }
+
+# helm: only on request (`build.sh helm`); prints the binary's path on stdout.
+build_helm() {
+    local ver dir start
+    ver=$(modver "$HERE/build/helm" helm.sh/helm/v4)
+    [ -n "$ver" ] || { log "cannot read the pinned helm version from $HERE/build/helm/go.mod"; exit 1; }
+    dir="$CACHE/helm-$ver"
+    if [ -x "$dir/bin/helm" ]; then
+        log "helm $ver: cached in $dir"
+    else
+        log "building helm $ver with -p $JOBS"
+        start=$(date +%s)
+        rm -rf "$dir.tmp"; mkdir -p "$dir.tmp/bin"
+        (cd "$HERE/build/helm" && CGO_ENABLED=0 go build -p "$JOBS" -trimpath \
+            -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$ver -X helm.sh/helm/v4/internal/version.gitTreeState=clean" \
+            -o "$dir.tmp/bin/helm" helm.sh/helm/v4/cmd/helm)
+        rm -rf "$dir"; mv "$dir.tmp" "$dir"
+        log "helm $ver built in $(( $(date +%s) - start ))s -> $dir/bin/helm"
+    fi
+    echo "$dir/bin/helm"
+}
+if [ $ONLY_HELM = 1 ]; then build_helm; exit 0; fi
 
 build_etcd
 build_k8s

@@ -432,7 +432,7 @@ def test_every_object_is_accepted_by_the_api_server(kube_cluster, crds, helm, so
     elif source == "dist":
         ensure_namespace(kc, "featherman-system")
         with open(os.path.join(ROOT, "dist", "install.yaml")) as f:
-            dry_run(kc, f.read(), "-n", "default")
+            dry_run(kc, f.read())   # the gateway into the context's namespace, as a user applies it
     elif source == "namespaced":
         ensure_namespace(kc, "featherman")
         objs = dry_run(kc, namespaced_overlay(kc))
@@ -461,9 +461,18 @@ class Install:
         return self.kubectl("apply", "-f", "-", stdin=full_text)
 
     def remove(self, operator_ns):
-        self.kubectl("delete", "--ignore-not-found", "--wait=false", "-f", "-", stdin=self.text)
+        """The Deployments first, their pods waited out while their RBAC still lets the leader
+        release its Lease (else the next install's operator waits for it to expire), then the rest."""
+        deps = [o for o in self.objs if o["kind"] == "Deployment"]
+        pods = [p.metadata.name for p in self.kc.core.list_namespaced_pod(
+            operator_ns, label_selector="app.kubernetes.io/component=operator").items]
+        self.kubectl("delete", "--ignore-not-found", "--wait=false", "-f", "-", stdin=yaml.safe_dump_all(deps))
         self.kc.wait(lambda: not self.kc.core.list_namespaced_pod(
             operator_ns, label_selector="app.kubernetes.io/component=operator").items, 120, "the operator's pods to end")
+        self.kubectl("delete", "--ignore-not-found", "--wait=false", "-f", "-", stdin=self.text)
+        for p in pods:  # the sanitizers' verdict on each operator process, leader or standby
+            log = self.kc.pod_log(operator_ns, p, "featherman")
+            assert "Sanitizer" not in log and "runtime error" not in log, log[-6000:]
 
 
 def gateway_pods_refused(kc, ns):

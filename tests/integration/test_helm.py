@@ -435,7 +435,9 @@ def test_every_object_is_accepted_by_the_api_server(kube_cluster, crds, helm, so
             dry_run(kc, f.read())   # the gateway into the context's namespace, as a user applies it
     elif source == "namespaced":
         ensure_namespace(kc, "featherman")
-        objs = dry_run(kc, namespaced_overlay(kc))
+        objs = docs(namespaced_overlay(kc))
+        out = kc.kubectl("apply", "--dry-run=server", "-o", "name", "-k", os.path.join(ROOT, "config", "namespaced"))
+        assert len(out.split()) == len(objs), out
         assert {o["metadata"]["namespace"] for o in objs} == {"featherman"}
         assert not [o for o in objs if o["kind"] in CLUSTER_SCOPED]
     else:

@@ -95,11 +95,17 @@ def by_key(objs):
 
 def without_labels(o):
     """o without the labels and annotations of the object and of its pod template: the chart adds
-    its own (release, chart version); everything else must be the same."""
+    its own (release, chart version); everything else must be the same. A RoleBinding's
+    ServiceAccount subject without a namespace is the binding's namespace's (kustomize writes it
+    out, config/ and the chart leave it implicit)."""
     o = copy.deepcopy(o)
     for meta in (o["metadata"], o.get("spec", {}).get("template", {}).get("metadata", {})):
         meta.pop("labels", None)
         meta.pop("annotations", None)
+    if o["kind"] == "RoleBinding":
+        for subj in o.get("subjects", []):
+            if subj["kind"] == "ServiceAccount":
+                subj.setdefault("namespace", o["metadata"].get("namespace"))
     return o
 
 
@@ -445,6 +451,21 @@ def test_every_object_is_accepted_by_the_api_server(kube_cluster, crds, helm, so
         objs = dry_run(kc, render(helm, "--set", "operator.namespace=fm-team", "--set", "operator.createNamespace=false",
                                   "--set", "operator.watchNamespace=fm-team", namespace="fm-team"))
         assert not [o for o in objs if o["kind"] in CLUSTER_SCOPED]
+
+
+def test_chart_one_namespace_renders_the_objects_of_config_namespaced(kube_cluster, helm):
+    """The chart with everything in one namespace watched by the operator makes the objects of
+    config/namespaced, apart from labels and how --namespace names it ($(POD_NAMESPACE) there)."""
+    overlay = by_key(docs(namespaced_overlay(kube_cluster)))
+    chart = by_key(docs(render(helm, "--set", "operator.namespace=featherman", "--set", "operator.createNamespace=false",
+                               "--set", "operator.watchNamespace=featherman", namespace="featherman")))
+    chart = {k: o for k, o in chart.items() if o["kind"] != "CustomResourceDefinition"}
+    assert set(chart) == set(overlay)
+    args = overlay[("Deployment", "featherman-operator", "featherman")]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[-2:] == ["--namespace", "$(POD_NAMESPACE)"]
+    args[-1] = "featherman"
+    for k in overlay:
+        assert without_labels(chart[k]) == without_labels(overlay[k]), k
 
 
 class Install:

@@ -33,6 +33,28 @@ ETCD_DIR="$CACHE/etcd-$ETCD_VER"
 
 export GOTOOLCHAIN=${GOTOOLCHAIN:-local} GOFLAGS="${GOFLAGS:-} -mod=readonly -buildvcs=false"
 
+# helm: only on request (`build.sh helm`); prints the binary's path on stdout.
+build_helm() {
+    local ver dir start
+    ver=$(modver "$HERE/build/helm" helm.sh/helm/v4)
+    [ -n "$ver" ] || { log "cannot read the pinned helm version from $HERE/build/helm/go.mod"; exit 1; }
+    dir="$CACHE/helm-$ver"
+    if [ -x "$dir/bin/helm" ]; then
+        log "helm $ver: cached in $dir"
+    else
+        log "building helm $ver with -p $JOBS"
+        start=$(date +%s)
+        rm -rf "$dir.tmp"; mkdir -p "$dir.tmp/bin"
+        (cd "$HERE/build/helm" && CGO_ENABLED=0 go build -p "$JOBS" -trimpath \
+            -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$ver -X helm.sh/helm/v4/internal/version.gitTreeState=clean" \
+            -o "$dir.tmp/bin/helm" helm.sh/helm/v4/cmd/helm)
+        rm -rf "$dir"; mv "$dir.tmp" "$dir"
+        log "helm $ver built in $(( $(date +%s) - start ))s -> $dir/bin/helm"
+    fi
+    echo "$dir/bin/helm"
+}
+if [ $ONLY_HELM = 1 ]; then build_helm; exit 0; fi
+
 build_k8s() {
     local bins="kube-apiserver kube-controller-manager kubectl" b missing=0
     for b in $bins; do [ -x "$K8S_DIR/bin/$b" ] || missing=1; done
@@ -66,28 +88,6 @@ build_etcd() {
     rm -rf "$ETCD_DIR"; mv "$ETCD_DIR.tmp" "$ETCD_DIR"
     log "etcd $ETCD_VER built in $(( $(date +%s) - start ))s -> $ETCD_DIR/bin"
 }
-
-# helm: only on request (`build.sh helm`); prints the binary's path on stdout.
-build_helm() {
-    local ver dir start
-    ver=$(modver "$HERE/build/helm" helm.sh/helm/v4)
-    [ -n "$ver" ] || { log "cannot read the pinned helm version from $HERE/build/helm/go.mod"; exit 1; }
-    dir="$CACHE/helm-$ver"
-    if [ -x "$dir/bin/helm" ]; then
-        log "helm $ver: cached in $dir"
-    else
-        log "building helm $ver with -p $JOBS"
-        start=$(date +%s)
-        rm -rf "$dir.tmp"; mkdir -p "$dir.tmp/bin"
-        (cd "$HERE/build/helm" && CGO_ENABLED=0 go build -p "$JOBS" -trimpath \
-            -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$ver -X helm.sh/helm/v4/internal/version.gitTreeState=clean" \
-            -o "$dir.tmp/bin/helm" helm.sh/helm/v4/cmd/helm)
-        rm -rf "$dir"; mv "$dir.tmp" "$dir"
-        log "helm $ver built in $(( $(date +%s) - start ))s -> $dir/bin/helm"
-    fi
-    echo "$dir/bin/helm"
-}
-if [ $ONLY_HELM = 1 ]; then build_helm; exit 0; fi
 
 build_etcd
 build_k8s

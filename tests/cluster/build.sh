@@ -25,14 +25,6 @@ modver() { # modver DIR MODULE -> the version DIR/go.mod requires
     awk -v m="$2" '($1==m || ($1=="require" && $2==m)) {print ($1=="require") ? $3 : $2; exit}' "$1/go.mod"
 }
 
-K8S_VER=$(modver "$HERE/build/k8s" k8s.io/kubernetes)
-ETCD_VER=$(modver "$HERE/build/etcd" go.etcd.io/etcd/server/v3)
-[ -n "$K8S_VER" ] && [ -n "$ETCD_VER" ] || { log "cannot read the pinned versions from the wrapper go.mod files"; exit 1; }
-K8S_DIR="$CACHE/k8s-$K8S_VER"
-ETCD_DIR="$CACHE/etcd-$ETCD_VER"
-
-export GOTOOLCHAIN=${GOTOOLCHAIN:-local} GOFLAGS="${GOFLAGS:-} -mod=readonly -buildvcs=false"
-
 # helm: only on request (`build.sh helm`); prints the binary's path on stdout.
 build_helm() {
     local ver dir start
@@ -45,7 +37,8 @@ build_helm() {
         log "building helm $ver with -p $JOBS"
         start=$(date +%s)
         rm -rf "$dir.tmp"; mkdir -p "$dir.tmp/bin"
-        (cd "$HERE/build/helm" && CGO_ENABLED=0 go build -p "$JOBS" -trimpath \
+        (cd "$HERE/build/helm" && GOTOOLCHAIN=${GOTOOLCHAIN:-local} GOFLAGS="${GOFLAGS:-} -mod=readonly -buildvcs=false" \
+            CGO_ENABLED=0 go build -p "$JOBS" -trimpath \
             -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$ver -X helm.sh/helm/v4/internal/version.gitTreeState=clean" \
             -o "$dir.tmp/bin/helm" helm.sh/helm/v4/cmd/helm)
         rm -rf "$dir"; mv "$dir.tmp" "$dir"
@@ -53,7 +46,15 @@ build_helm() {
     fi
     echo "$dir/bin/helm"
 }
-if [ $ONLY_HELM = 1 ]; then build_helm; exit 0; fi
+[ $ONLY_HELM = 1 ] && { build_helm; exit 0; }
+
+K8S_VER=$(modver "$HERE/build/k8s" k8s.io/kubernetes)
+ETCD_VER=$(modver "$HERE/build/etcd" go.etcd.io/etcd/server/v3)
+[ -n "$K8S_VER" ] && [ -n "$ETCD_VER" ] || { log "cannot read the pinned versions from the wrapper go.mod files"; exit 1; }
+K8S_DIR="$CACHE/k8s-$K8S_VER"
+ETCD_DIR="$CACHE/etcd-$ETCD_VER"
+
+export GOTOOLCHAIN=${GOTOOLCHAIN:-local} GOFLAGS="${GOFLAGS:-} -mod=readonly -buildvcs=false"
 
 build_k8s() {
     local bins="kube-apiserver kube-controller-manager kubectl" b missing=0

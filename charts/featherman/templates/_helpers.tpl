@@ -9,8 +9,9 @@ the same objects; the chart only adds its own labels.
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
 {{- end }}
 
+{{/* values.schema.json makes it a namespace name */}}
 {{- define "featherman.operatorNamespace" -}}
-{{- required "operator.namespace must name the operator's namespace" .Values.operator.namespace }}
+{{- .Values.operator.namespace }}
 {{- end }}
 
 {{/* The labels every object gets: (dict "root" $ "component" "operator") */}}

@@ -7,13 +7,16 @@
 #                   build/bench/authz_cost (the authorizer's cost per statement)
 #   make fuzz-authz   the authorizer's differential fuzz target (clang; FUZZ_SECONDS=60)
 #   make check-layers  the layer rules of docs/ARCHITECTURE.md over src/'s #include lines
+#   make dist       dist/install.yaml and the Helm chart's CRDs from config/ (scripts/dist.sh)
 #   make clean
 -include build/config.mk
+ifneq ($(MAKECMDGOALS),dist)
 ifndef DUCKDB_DIR
 $(error build/config.mk is missing: run scripts/bootstrap.sh first)
 endif
 ifndef DUCKDB_CXX_INCLUDE
 $(error build/config.mk has no DUCKDB_CXX_INCLUDE (DuckDB's C++ headers): run scripts/bootstrap.sh again)
+endif
 endif
 
 # Where the built binaries look for libduckdb (the engine library's rpath, a sandbox read-only
@@ -69,7 +72,7 @@ NACFLAGS := -O2 -g -fPIC -w $(PATHMAP) -DNANOARROW_NAMESPACE=FeathermanArrow -I$
            -I$(NANOARROW_DIR)/arrow-nanoarrow/src -I$(NANOARROW_DIR)/flatcc/include
 NACONFIG := build/nanoarrow/include/nanoarrow/nanoarrow_config.h
 
-.PHONY: all asan unit clean fuzz fuzz-authz bench check-layers
+.PHONY: all asan unit clean fuzz fuzz-authz bench check-layers dist
 all: build/featherman
 asan: build/asan/featherman build/asan/unit_tests
 unit: build/unit_tests
@@ -175,6 +178,10 @@ fuzz-authz:
 
 check-layers:
 	scripts/check-layers.sh src
+
+# The install bundle needs no build: only config/, VERSION and the chart.
+dist:
+	scripts/dist.sh
 
 clean:
 	rm -rf build/obj build/uobj build/asan build/featherman build/libfeatherman-engine.so build/unit_tests build/nanoarrow \

@@ -6,7 +6,8 @@
 #   make bench      build/bench/latency, build/bench/fresh_query (bench/run.sh and bench/ab.sh run them),
 #                   build/bench/authz_cost (the authorizer's cost per statement)
 #   make fuzz-authz   the authorizer's differential fuzz target (clang; FUZZ_SECONDS=60)
-#   make check-layers  the layer rules of docs/ARCHITECTURE.md over src/'s #include lines
+#   make check-layers  the layer rules of docs/ARCHITECTURE.md over src/'s #include lines, and the
+#                   allocation policy (scripts/check-alloc.sh)
 #   make dist       dist/install.yaml and the Helm chart's CRDs from config/ (scripts/dist.sh)
 #   make clean
 -include build/config.mk
@@ -178,6 +179,7 @@ fuzz-authz:
 
 check-layers:
 	scripts/check-layers.sh src
+	scripts/check-alloc.sh src
 
 # The install bundle needs no build: only config/, VERSION and the chart.
 dist:

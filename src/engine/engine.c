@@ -12,6 +12,7 @@
 #include "base/fsutil.h"
 #include "base/log.h"
 #include "model/sqlquote.h"
+#include "base/xalloc.h"
 
 struct fm_engine {
     duckdb_database db;
@@ -52,7 +53,7 @@ char *fm_query_string(duckdb_connection con, const char *sql, fm_err *err) {
     if (duckdb_row_count(&res) > 0 && duckdb_column_count(&res) > 0 && !duckdb_value_is_null(&res, 0, 0))
         out = duckdb_value_varchar(&res, 0, 0);
     if (out) {
-        char *copy = strdup(out);
+        char *copy = fm_xstrdup(out);
         duckdb_free(out);
         out = copy;
     }
@@ -72,7 +73,7 @@ static int resolve_paths(fm_engine *e, const fm_engine_config *cfg, fm_err *err)
     fm_buf b;
     fm_buf_init(&b);
     if (!strcmp(c->metadata_type, "postgres")) {
-        e->metadata_location = strdup("postgres");
+        e->metadata_location = fm_xstrdup("postgres");
     } else if (c->metadata_path) {
         e->metadata_location = fm_host_path(c->metadata_path);
     } else {
@@ -171,7 +172,7 @@ static int attach(fm_engine *e, const fm_engine_config *cfg, fm_err *err) {
     /* a named secret is only used when the attach names it (META_SECRET reaches the metadata attach) */
     if (!strcmp(c->metadata_type, "postgres")) fm_buf_puts(&sql, ", META_SECRET 'fm_pg'");
     if (c->pg.schema && !strcmp(c->metadata_type, "postgres")) {
-        e->metadata_schema = strdup(c->pg.schema);
+        e->metadata_schema = fm_xstrdup(c->pg.schema);
         fm_buf_puts(&sql, ", METADATA_SCHEMA ");
         rc |= fm_sql_literal(&sql, c->pg.schema, err);
     }
@@ -204,9 +205,8 @@ static int attach(fm_engine *e, const fm_engine_config *cfg, fm_err *err) {
 
 int fm_engine_open(fm_engine **out, const fm_engine_config *cfg, fm_err *err) {
     *out = NULL;
-    fm_engine *e = calloc(1, sizeof *e);
-    if (!e) return fm_fail(err, FM_E_INTERNAL, "out of memory");
-    e->catalog = strdup(cfg->catalog->name);
+    fm_engine *e = fm_xcalloc(1, sizeof *e);
+    e->catalog = fm_xstrdup(cfg->catalog->name);
     e->read_only = cfg->read_only;
     e->guard = fm_sqlguard_new();
     if (resolve_paths(e, cfg, err)) goto fail;
@@ -275,9 +275,8 @@ int fm_engine_lockdown(fm_engine *e, int slots, const char *const *extra_allowed
     fm_buf_puts(&sql, "SET allowed_directories = [");
     rc |= fm_sql_literal(&sql, e->data_path, err);
     fm_buf_puts(&sql, ", ");
-    char *tmp = NULL;
-    if (asprintf(&tmp, "%s/", e->temp_dir) < 0) tmp = NULL;
-    rc |= fm_sql_literal(&sql, tmp ? tmp : e->temp_dir, err);
+    char *tmp = fm_xasprintf("%s/", e->temp_dir);
+    rc |= fm_sql_literal(&sql, tmp, err);
     free(tmp);
     for (size_t i = 0; i < nextra; i++) {
         fm_buf_puts(&sql, ", ");
@@ -292,7 +291,7 @@ int fm_engine_lockdown(fm_engine *e, int slots, const char *const *extra_allowed
     fm_buf_reset(&sql);
     fm_buf_puts(&sql, "USE ");
     fm_sql_ident(&sql, e->catalog, "catalog name", NULL);
-    e->slots = calloc((size_t)slots, sizeof *e->slots);
+    e->slots = fm_xcalloc((size_t)slots, sizeof *e->slots);
     for (int i = 0; i < slots; i++) {
         if (duckdb_connect(e->db, &e->slots[i]) == DuckDBError) {
             fm_buf_free(&sql);

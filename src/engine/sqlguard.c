@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/xalloc.h"
 
 struct fm_sqlguard {
     char **names;
@@ -66,16 +67,14 @@ static bool denied(const fm_sqlguard *g, const char *name) {
 }
 
 fm_sqlguard *fm_sqlguard_new(void) {
-    fm_sqlguard *g = calloc(1, sizeof *g);
-    if (!g) abort();
+    fm_sqlguard *g = fm_xcalloc(1, sizeof *g);
     return g;
 }
 
 void fm_sqlguard_deny_function(fm_sqlguard *g, const char *name) {
     if (!g || !name || !*name) return;
     size_t len = strlen(name);
-    char *low = malloc(len + 1);
-    if (!low) abort();
+    char *low = fm_xmalloc(len + 1);
     for (size_t i = 0; i <= len; i++) low[i] = lower_ascii(name[i]);
     if (denied(g, low)) {
         free(low);
@@ -83,8 +82,7 @@ void fm_sqlguard_deny_function(fm_sqlguard *g, const char *name) {
     }
     if (g->n == g->cap) {
         g->cap = g->cap ? g->cap * 2 : 16;
-        g->names = realloc(g->names, g->cap * sizeof *g->names);
-        if (!g->names) abort();
+        g->names = fm_xrealloc(g->names, g->cap * sizeof *g->names);
     }
     g->names[g->n++] = low;
 }
@@ -154,8 +152,7 @@ static int query_names(duckdb_connection con, name_list *out, fm_err *err) {
         return -1;
     }
     idx_t rows = duckdb_row_count(&r);
-    out->v = calloc(rows ? rows : 1, sizeof *out->v);
-    if (!out->v) abort();
+    out->v = fm_xcalloc(rows ? rows : 1, sizeof *out->v);
     out->n = 0;
     for (idx_t i = 0; i < rows; i++) {
         char *s = duckdb_value_varchar(&r, 0, i);

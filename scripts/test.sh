@@ -11,4 +11,4 @@ make -s -j2 all unit asan
 VENV=$(awk '$1=="TEST_VENV"{print $3}' build/config.mk)
 export FEATHERMAN_BIN="$PWD/build/asan/featherman"
 export FEATHERMAN_EXTENSION_DIR=$(awk '$1=="FEATHERMAN_EXTENSION_DIR"{print $3}' build/config.mk)
-exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests "$@"
+exec "$VENV/bin/python" -m pytest -q -rs -p no:cacheprovider tests "$@"

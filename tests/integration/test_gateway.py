@@ -172,7 +172,7 @@ def _ready_ip(kc, ns, name):
 
 
 def pod_status(ip):
-    return requests.get(f"http://{ip}:8080/status", timeout=5).json()
+    return requests.get(f"http://{ip}:8080/status", headers={"Authorization": f"Bearer {INTERNAL}"}, timeout=5).json()
 
 
 def q(e, sql, catalog="lake", **kw):

@@ -225,7 +225,7 @@ static int start_run(fm_http_req *r, query *q, served_catalog *cat, const fm_que
     fm_err err;
     fm_err_clear(&err);
     q->deadline_ms = fm_now_ms() + timeout;
-    int slot = fm_slots_acquire(&cat->slots, q->deadline_ms, fm_http_req_fd(r), &err);
+    int slot = fm_slots_acquire(&cat->slots, q->deadline_ms, fm_http_client_gone_cb, r, &err);
     if (slot < 0) {
         fm_http_error(r, status_for(cat, err.code), fm_errcode_name(err.code), err.msg);
         return -1;

@@ -297,7 +297,7 @@ static fwd_next forward(fwd *f, const char *ip, const char *body, size_t len, lo
     char url[128];
     snprintf(url, sizeof url, "http://%s:%d/query", ip, f->g->o.worker_port);
     f->fwd_t0 = fm_now_ms();
-    fm_upstream_req ur = {.url = url, .token = token, .body = body, .body_len = len, .client_fd = fm_http_req_fd(f->r),
+    fm_upstream_req ur = {.url = url, .token = token, .body = body, .body_len = len, .client_gone = fm_http_client_gone_cb, .client_ud = f->r,
                           .deadline_ms = f->fwd_t0 + max_query_ms + UPSTREAM_GRACE_MS};
     fm_up_result res;
     char msg[512] = "";

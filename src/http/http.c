@@ -81,7 +81,10 @@ struct fm_http_req {
     int64_t t0;
     fm_buf body;
     int too_large;
+    pthread_mutex_t mu; /* answered and probed, between the request's thread and a watchdog's */
     int answered;     /* an answer was queued (or the request abandoned) */
+    int http11;       /* an HTTP/1.1 request: a 1xx interim answer may be sent */
+    int probed;       /* the client half-closed and was sent "100 Continue" to tell if it is still there */
     int abandon;      /* close without an answer */
     int queue_failed; /* libmicrohttpd refused the answer: close */
     int stream_broken;
@@ -121,6 +124,7 @@ void fm_http_req_on_done(fm_http_req *r, void (*fn)(void *, fm_http_req *, int),
 
 static void req_free(fm_http_req *r) {
     fm_buf_free(&r->body);
+    pthread_mutex_destroy(&r->mu);
     for (mem_block *b = r->mem, *next; b; b = next) {
         next = b->next;
         free(b);
@@ -163,7 +167,9 @@ static void queue_ex(fm_http_req *r, unsigned status, const char *type, struct M
     MHD_add_response_header(resp, "X-Featherman-Query-Id", r->query_id ? r->query_id : r->id);
     if (status == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"featherman\"");
     if (close_after) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    pthread_mutex_lock(&r->mu);
     r->answered = 1;
+    pthread_mutex_unlock(&r->mu);
     r->status = (int)status;
     if (MHD_queue_response(r->c, status, resp) != MHD_YES) r->queue_failed = 1;
     MHD_destroy_response(resp);
@@ -247,7 +253,9 @@ void fm_http_req_set_deadline(fm_http_req *r, int64_t deadline_ms) { r->deadline
 
 void fm_http_abandon(fm_http_req *r, int status) {
     if (second_answer(r)) return;
+    pthread_mutex_lock(&r->mu);
     r->answered = r->abandon = 1;
+    pthread_mutex_unlock(&r->mu);
     r->status = status;
 }
 
@@ -264,7 +272,33 @@ const char *fm_http_req_body(const fm_http_req *r, size_t *len) {
 }
 const char *fm_http_req_id(const fm_http_req *r) { return r->id; }
 int fm_http_req_fd(const fm_http_req *r) { return r->fd; }
-int fm_http_req_client_gone(const fm_http_req *r) { return fm_http_fd_hung_up(r->fd); }
+/* A FIN alone cannot tell a client that closed its socket from one that only shut down its
+ * sending side after a whole request and still reads the answer. Before the answer starts (the
+ * request's thread is then in its handler, so nothing else writes to the socket), an HTTP/1.1
+ * client that sent a FIN is sent "100 Continue", which an HTTP/1.1 client skips: a socket that
+ * was closed answers it with a reset, seen as POLLHUP/POLLERR on a later call, while a
+ * half-closed client stays. Once the answer streams, libmicrohttpd's own writes find a closed
+ * client the same way. An HTTP/1.0 client's FIN counts as gone. */
+int fm_http_req_client_gone(fm_http_req *r) {
+    if (r->fd < 0) return 0;
+    struct pollfd p = {.fd = r->fd, .events = POLLRDHUP};
+    if (poll(&p, 1, 0) <= 0) return 0;
+    if (p.revents & (POLLHUP | POLLERR | POLLNVAL)) return 1;
+    if (!(p.revents & POLLRDHUP)) return 0;
+    int gone = 0;
+    pthread_mutex_lock(&r->mu);
+    if (!r->answered && !r->http11) {
+        gone = 1;
+    } else if (!r->answered && !r->probed) {
+        static const char probe[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        r->probed = 1;
+        if (send(r->fd, probe, sizeof probe - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN) gone = 1;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return gone;
+}
+
+int fm_http_client_gone_cb(void *r) { return fm_http_req_client_gone(r); }
 int64_t fm_http_req_start_ms(const fm_http_req *r) { return r->t0; }
 int fm_http_req_status(const fm_http_req *r) { return r->status; }
 fm_http *fm_http_req_server(const fm_http_req *r) { return r->h; }
@@ -464,6 +498,7 @@ static fm_http_req *req_new(fm_http *h, struct MHD_Connection *c, const char *ur
     r->path = url;
     r->t0 = fm_now_ms();
     r->format = -1;
+    pthread_mutex_init(&r->mu, NULL);
     fm_buf_init(&r->body);
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     r->fd = ci ? ci->connect_fd : -1;
@@ -495,6 +530,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     fm_http_req *r = *con_cls;
     if (!r) { /* the headers are in */
         r = req_new(h, c, url, method);
+        r->http11 = version && !strcmp(version, MHD_HTTP_VERSION_1_1);
         *con_cls = r;
         char msg[160];
         const char *why = ambiguous(r, version, msg, sizeof msg);

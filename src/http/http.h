@@ -131,7 +131,10 @@ const char *fm_http_req_header(const fm_http_req *r, const char *name); /* NULL 
 const char *fm_http_req_body(const fm_http_req *r, size_t *len);        /* "" when there is none */
 const char *fm_http_req_id(const fm_http_req *r);
 int fm_http_req_fd(const fm_http_req *r);   /* the client's socket, for watching it hang up; -1 unknown */
-int fm_http_req_client_gone(const fm_http_req *r);
+/* 1 when the client went away; callable from any thread while the request lives. A client that
+ * only half-closed after a whole request is not gone: it still gets its answer (see http.c) */
+int fm_http_req_client_gone(fm_http_req *r);
+int fm_http_client_gone_cb(void *r); /* the same, for callbacks taking a void * */
 int64_t fm_http_req_start_ms(const fm_http_req *r); /* monotonic */
 int fm_http_req_status(const fm_http_req *r);       /* the status answered so far, 0 if none */
 fm_http *fm_http_req_server(const fm_http_req *r);
@@ -181,6 +184,7 @@ int fm_http_token_equal(const fm_http_token *t, const char *token, size_t len);
 int fm_http_token_in(const fm_http_token *set, size_t n, const char *token, size_t len);
 /* the GET /healthz handler of every role: the process is alive and serving ("ok") */
 void fm_http_healthz(fm_http_req *r, void *ud);
-/* 1 when the peer of the socket hung up (checked without blocking) */
+/* 1 when the peer of the socket hung up or half-closed (checked without blocking; it cannot tell
+ * the two apart — fm_http_req_client_gone can) */
 int fm_http_fd_hung_up(int fd);
 #endif

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "base/buf.h"
@@ -64,6 +65,26 @@ static unsigned status_for(const served_catalog *cat, fm_errcode code) {
     case FM_E_BUSY: return cat && cat->slots.queue_max > 0 ? 429 : 409;
     default: return 500;
     }
+}
+
+/* An engine error can quote the object store's URL (DuckDB's HTTP errors do): the client gets
+ * the message with every http:// or https:// URL replaced, the log keeps it whole. */
+static void error_answer(fm_http_req *r, unsigned status, fm_errcode code, const char *msg) {
+    fm_buf b;
+    fm_buf_init(&b);
+    int scrubbed = 0;
+    for (const char *p = msg; *p;) {
+        if (!strncasecmp(p, "http://", 7) || !strncasecmp(p, "https://", 8)) {
+            fm_buf_puts(&b, "<object store URL>");
+            while (*p && *p != ' ' && *p != '"' && *p != '\'' && *p != '\n' && *p != ')') p++;
+            scrubbed = 1;
+        } else {
+            fm_buf_append(&b, p++, 1);
+        }
+    }
+    if (scrubbed) fm_warn("request %s: %s", fm_http_req_id(r), msg);
+    fm_http_error(r, status, fm_errcode_name(code), b.data ? b.data : "");
+    fm_buf_free(&b);
 }
 
 static int token_ok(void *ud, const char *token, size_t len) {
@@ -227,7 +248,7 @@ static int start_run(fm_http_req *r, query *q, served_catalog *cat, const fm_que
     q->deadline_ms = fm_now_ms() + timeout;
     int slot = fm_slots_acquire(&cat->slots, q->deadline_ms, fm_http_client_gone_cb, r, &err);
     if (slot < 0) {
-        fm_http_error(r, status_for(cat, err.code), fm_errcode_name(err.code), err.msg);
+        error_answer(r, status_for(cat, err.code), err.code, err.msg);
         return -1;
     }
     q->cat = cat;
@@ -239,7 +260,7 @@ static int start_run(fm_http_req *r, query *q, served_catalog *cat, const fm_que
         return -1;
     }
     fm_metrics_error(FM_STAGE_BEFORE_STREAM);
-    fm_http_error(r, status_for(cat, err.code), fm_errcode_name(err.code), err.msg);
+    error_answer(r, status_for(cat, err.code), err.code, err.msg);
     return -1;
 }
 

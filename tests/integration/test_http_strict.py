@@ -274,3 +274,44 @@ def test_a_client_that_stops_reading_is_cut_off_at_its_deadline(srv):
     assert not got.endswith(b"0\r\n\r\n")  # a broken stream, never a whole-looking one
     assert srv.query("SELECT 1").status_code == 200
     print(f"slot freed {freed_after:.1f} s after the request (timeoutMs 2000)")
+
+
+def test_error_bodies_do_not_carry_the_object_store_url(minio):
+    """a worker whose object store is unreachable: the error names what failed, not where"""
+    bucket = f"h-{uuid.uuid4().hex[:8]}"
+    minio.make_bucket(bucket)
+    state = tempfile.mkdtemp(prefix="fm-strict-url-")
+    creds = {"FEATHERMAN_S3_ACCESS_KEY_ID": MinIO.ACCESS_KEY, "FEATHERMAN_S3_SECRET_ACCESS_KEY": MinIO.SECRET_KEY}
+    dead = f"127.0.0.1:{free_port()}"  # nothing listens there
+
+    def cat(endpoint):
+        return {"apiVersion": "ducklake.featherman.dev/v1alpha1", "kind": "DuckLakeCatalog",
+                "metadata": {"name": "lake"},
+                "spec": {"metadata": {"type": "sqlite", "path": os.path.join(state, "meta", "lake.sqlite")},
+                         "dataInliningRowLimit": 0,
+                         "objectStore": {"endpoint": endpoint, "bucket": bucket, "prefix": "data", "useSSL": False,
+                                         "urlStyle": "path", "credentialsSecret": {"name": "s3"}}}}
+
+    code, msg, err = run_job("init", cat(minio.endpoint), state=state, extra_env=creds)
+    assert code == 0, (msg, err)
+    tbl = {"apiVersion": "ducklake.featherman.dev/v1alpha1", "kind": "DuckLakeTable", "metadata": {"name": "t"},
+           "spec": {"catalogRef": "lake", "name": "t", "columns": [{"name": "id", "type": "BIGINT"}]}}
+    code, msg, err = run_job("ddl", cat(minio.endpoint), tbl, state=state, extra_env=creds)
+    assert code == 0, (msg, err)
+    spec = os.path.join(state, "dead.json")
+    with open(spec, "w") as f:
+        json.dump(cat(dead), f)
+    port = free_port()
+    token = "worker-token-" + uuid.uuid4().hex
+    s = Server(["worker", "serve", "--catalog-spec", spec, "--listen", f"127.0.0.1:{port}",
+                "--state", os.path.join(state, "serve")], token, port, state,
+               extra_env=dict(creds, FEATHERMAN_TOKEN=token))
+    try:
+        r = s.query("INSERT INTO t VALUES (1)", timeout_ms=20000)
+        assert r.status_code >= 400, r.text
+        body = r.text
+        assert dead not in body and "http://" not in body and bucket not in body.replace("s3://" + bucket, ""), body
+        assert r.json()["error"]["message"], body
+    finally:
+        logs = s.stop()
+    assert dead in logs  # the whole message is in the server's log

@@ -524,7 +524,7 @@ def test_gateway_fails_closed_when_its_tokens_cannot_be_read(gw):
     try:
         # without the internal token the query fails, and the body names no Secret or ServiceAccount
         kc.kubectl("delete", "rolebinding", "gw-limited-internal", "-n", ns)
-        r = kc.wait(lambda: (lambda r: r if r.status_code == 503 else None)(query()), 30, "a 503")
+        r = kc.wait(lambda: (lambda r: [r] if r.status_code == 503 else None)(query()), 30, "a 503")[0]
         for secret_word in ("featherman-internal-token", "gw-limited", "serviceaccount", "forbidden", ns):
             assert secret_word not in r.text, r.text
         assert r.json()["error"]["message"] and r.headers["X-Featherman-Query-Id"] in r.text, r.text

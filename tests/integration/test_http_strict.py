@@ -3,8 +3,8 @@ over raw sockets on 127.0.0.1: ambiguous framing is refused and never runs a hid
 /status needs the server's token while /metrics does not, stored tokens are trimmed and
 presented ones compared exactly, idle and half-open unauthenticated connections above the old
 breaking point (1,000) neither starve /healthz, /readyz nor a query and are closed by their
-timeout, and a client that stops reading a result is cut off at its deadline with its slot
-freed."""
+timeout, a client that stops reading a result is cut off at its deadline with its slot freed, and
+an engine error quoting the object store's URL reaches the client without it."""
 import json
 import os
 import select

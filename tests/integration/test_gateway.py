@@ -459,6 +459,27 @@ def test_gateway_idle_connections_do_not_starve_it(gw):
             c.close()
 
 
+def test_gateway_answers_a_client_that_half_closed_after_its_request(gw):
+    import socket
+    body = json.dumps({"sql": "SELECT count(*) AS n FROM range(300000000)", "catalog": "lake",
+                       "format": "csv"}).encode()
+    s = socket.create_connection(("127.0.0.1", gw.gw.port))
+    s.settimeout(60)
+    s.sendall(b"POST /query HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + gw.gw.token.encode() +
+              b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    s.shutdown(socket.SHUT_WR)
+    out = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        out += d
+    s.close()
+    if out.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"):  # sent to tell a closed socket from a half-closed one
+        out = out[len(b"HTTP/1.1 100 Continue\r\n\r\n"):]
+    assert out.startswith(b"HTTP/1.1 200 ") and b"300000000" in out and out.endswith(b"0\r\n\r\n"), out
+
+
 def test_gateway_cuts_off_a_client_that_stops_reading(gw):
     import socket
     ip = gw.pod_ip["lake-w1"]

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "base/buf.h"
@@ -46,6 +47,7 @@ typedef struct {
     const char *id;
     served_catalog *cat;
     int slot; /* -1: none held */
+    int64_t deadline_ms;
     fm_run *run;
     fm_buf out;
     size_t off;
@@ -63,6 +65,26 @@ static unsigned status_for(const served_catalog *cat, fm_errcode code) {
     case FM_E_BUSY: return cat && cat->slots.queue_max > 0 ? 429 : 409;
     default: return 500;
     }
+}
+
+/* An engine error can quote the object store's URL (DuckDB's HTTP errors do): the client gets
+ * the message with every http:// or https:// URL replaced, the log keeps it whole. */
+static void error_answer(fm_http_req *r, unsigned status, fm_errcode code, const char *msg) {
+    fm_buf b;
+    fm_buf_init(&b);
+    int scrubbed = 0;
+    for (const char *p = msg; *p;) {
+        if (!strncasecmp(p, "http://", 7) || !strncasecmp(p, "https://", 8)) {
+            fm_buf_puts(&b, "<object store URL>");
+            while (*p && *p != ' ' && *p != '"' && *p != '\'' && *p != '\n' && *p != ')') p++;
+            scrubbed = 1;
+        } else {
+            fm_buf_append(&b, p++, 1);
+        }
+    }
+    if (scrubbed) fm_warn("request %s: %s", fm_http_req_id(r), msg);
+    fm_http_error(r, status, fm_errcode_name(code), b.data ? b.data : "");
+    fm_buf_free(&b);
 }
 
 static int token_ok(void *ud, const char *token, size_t len) {
@@ -223,9 +245,10 @@ static int start_run(fm_http_req *r, query *q, served_catalog *cat, const fm_que
     if (timeout > s->cfg.max_timeout_ms) timeout = s->cfg.max_timeout_ms;
     fm_err err;
     fm_err_clear(&err);
-    int slot = fm_slots_acquire(&cat->slots, fm_now_ms() + timeout, fm_http_req_fd(r), &err);
+    q->deadline_ms = fm_now_ms() + timeout;
+    int slot = fm_slots_acquire(&cat->slots, q->deadline_ms, fm_http_client_gone_cb, r, &err);
     if (slot < 0) {
-        fm_http_error(r, status_for(cat, err.code), fm_errcode_name(err.code), err.msg);
+        error_answer(r, status_for(cat, err.code), err.code, err.msg);
         return -1;
     }
     q->cat = cat;
@@ -237,7 +260,7 @@ static int start_run(fm_http_req *r, query *q, served_catalog *cat, const fm_que
         return -1;
     }
     fm_metrics_error(FM_STAGE_BEFORE_STREAM);
-    fm_http_error(r, status_for(cat, err.code), fm_errcode_name(err.code), err.msg);
+    error_answer(r, status_for(cat, err.code), err.code, err.msg);
     return -1;
 }
 
@@ -257,8 +280,11 @@ static void on_query(fm_http_req *r, void *ud) {
         fm_http_errorf(r, 404, "not_found", "unknown catalog \"%.200s\"", req.catalog);
     else if (!cat)
         fm_http_errorf(r, 400, "invalid", "\"catalog\" is required: this server serves %zu catalogs", s->ncats);
-    else if (!start_run(r, q, cat, &req, f))
+    else if (!start_run(r, q, cat, &req, f)) {
+        /* a client that stops reading is cut off at the query's deadline and its slot freed */
+        fm_http_req_set_deadline(r, q->deadline_ms);
         fm_http_stream(r, 200, fm_format_content_type(f), read_result, q);
+    }
     fm_query_request_free(&req);
 }
 
@@ -267,7 +293,7 @@ static const fm_http_route ROUTES[] = {
     {"GET", "/healthz", 0, fm_http_healthz},
     {"GET", "/readyz", 0, on_readyz},
     {"GET", "/metrics", 0, on_metrics},
-    {"GET", "/status", 0, on_status},
+    {"GET", "/status", FM_HTTP_ADMIN, on_status}, /* names pods and catalogs: the server's own token only */
 };
 
 /* ---- life cycle ----------------------------------------------------------------------------- */
@@ -286,7 +312,15 @@ fm_server *fm_server_start(const fm_server_config *cfg, fm_engine **engines, siz
     if (!s->cfg.max_timeout_ms) s->cfg.max_timeout_ms = s->cfg.default_timeout_ms;
     if (!s->cfg.drain_ms) s->cfg.drain_ms = 30000;
     if (s->cfg.queue_max > 0 && !s->cfg.queue_wait_ms) s->cfg.queue_wait_ms = 30000;
-    fm_http_token_set(&s->token, cfg->token, strlen(cfg->token));
+    size_t tlen = strlen(cfg->token);
+    const char *tok = fm_http_token_trim(cfg->token, &tlen); /* the rule of http.h: stored tokens are trimmed */
+    if (!tlen) {
+        fm_fail(err, FM_E_INVALID, "the query token is only whitespace");
+        free(s->cats);
+        free(s);
+        return NULL;
+    }
+    fm_http_token_set(&s->token, tok, tlen);
     s->cfg.token = NULL; /* not kept: only its hash is needed */
     s->started_ms = fm_wall_ms();
     s->cats = fm_xcalloc(n, sizeof *s->cats);

@@ -1,7 +1,6 @@
 #include "engine/slots.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,27 +18,28 @@ void fm_slots_init(fm_slots *s, duckdb_connection *cons, int n, int queue_max, l
     pthread_mutex_init(&s->mu, NULL);
     s->slot = fm_xcalloc((size_t)n, sizeof *s->slot);
     s->n = n;
-    for (int i = 0; i < n; i++) s->slot[i].con = cons[i], s->slot[i].client_fd = -1;
+    for (int i = 0; i < n; i++) s->slot[i].con = cons[i];
     s->queue_max = queue_max;
     s->queue_wait_ms = queue_wait_ms;
     s->idle_since_ms = fm_wall_ms();
 }
 
-static void take(fm_slots *s, int i, int64_t deadline_ms, int client_fd) {
+static void take(fm_slots *s, int i, int64_t deadline_ms, int (*gone)(void *), void *ud) {
     fm_slot *sl = &s->slot[i];
     sl->busy = 1;
     sl->deadline_ms = deadline_ms;
-    sl->client_fd = client_fd;
+    sl->client_gone = gone;
+    sl->client_ud = ud;
     atomic_store(&sl->state, FM_SLOT_RUNNING);
     s->nbusy++;
 }
 
-int fm_slots_acquire(fm_slots *s, int64_t deadline_ms, int client_fd, fm_err *err) {
+int fm_slots_acquire(fm_slots *s, int64_t deadline_ms, int (*gone)(void *), void *ud, fm_err *err) {
     pthread_mutex_lock(&s->mu);
     if (!s->head)
         for (int i = 0; i < s->n; i++)
             if (!s->slot[i].busy) {
-                take(s, i, deadline_ms, client_fd);
+                take(s, i, deadline_ms, gone, ud);
                 pthread_mutex_unlock(&s->mu);
                 return i;
             }
@@ -79,7 +79,8 @@ int fm_slots_acquire(fm_slots *s, int64_t deadline_ms, int client_fd, fm_err *er
     pthread_cond_destroy(&w.cv);
     if (got >= 0) {
         s->slot[got].deadline_ms = deadline_ms;
-        s->slot[got].client_fd = client_fd;
+        s->slot[got].client_gone = gone;
+        s->slot[got].client_ud = ud;
     }
     pthread_mutex_unlock(&s->mu);
     if (got < 0) return fm_fail(err, FM_E_UNAVAILABLE, "no query slot became free within %ld ms", s->queue_wait_ms);
@@ -90,7 +91,8 @@ void fm_slots_release(fm_slots *s, int i) {
     pthread_mutex_lock(&s->mu);
     fm_slot *sl = &s->slot[i];
     s->served++;
-    sl->client_fd = -1;
+    sl->client_gone = NULL;
+    sl->client_ud = NULL;
     sl->deadline_ms = 0;
     if (s->head) { /* hand the slot over, still busy */
         fm_waiter *w = s->head;
@@ -117,12 +119,9 @@ void fm_slots_watch(fm_slots *s, int64_t now_ms) {
             duckdb_interrupt(sl->con);
             continue;
         }
-        if (sl->client_fd >= 0) {
-            struct pollfd p = {.fd = sl->client_fd, .events = POLLRDHUP};
-            if (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))) {
-                atomic_store(&sl->state, FM_SLOT_CANCELLED);
-                duckdb_interrupt(sl->con);
-            }
+        if (sl->client_gone && sl->client_gone(sl->client_ud)) {
+            atomic_store(&sl->state, FM_SLOT_CANCELLED);
+            duckdb_interrupt(sl->con);
         }
     }
     pthread_mutex_unlock(&s->mu);

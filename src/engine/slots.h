@@ -4,7 +4,7 @@
  * double-books one), or waits in FIFO order for at most queue_wait_ms (local mode): FM_E_BUSY
  * "queue is full" (429) when queue_max are already waiting, FM_E_UNAVAILABLE when the wait runs
  * out (503). A released slot goes straight to the longest waiter.
- * While busy, a slot carries its query's deadline and client socket so the server's watchdog
+ * While busy, a slot carries its query's deadline and a check of its client so the server's watchdog
  * (fm_slots_watch) can interrupt a query that is past its time or whose client went away. */
 #ifndef FM_SLOTS_H
 #define FM_SLOTS_H
@@ -22,7 +22,8 @@ typedef struct {
     duckdb_connection con;
     int busy;
     int64_t deadline_ms; /* monotonic; 0 = none */
-    int client_fd;       /* -1 = unknown */
+    int (*client_gone)(void *ud); /* NULL = not watched; called under the slots' lock */
+    void *client_ud;
     atomic_int state;    /* FM_SLOT_* */
 } fm_slot;
 
@@ -42,7 +43,7 @@ typedef struct {
 } fm_slots;
 
 void fm_slots_init(fm_slots *s, duckdb_connection *cons, int n, int queue_max, long queue_wait_ms);
-int fm_slots_acquire(fm_slots *s, int64_t deadline_ms, int client_fd, fm_err *err);
+int fm_slots_acquire(fm_slots *s, int64_t deadline_ms, int (*client_gone)(void *), void *client_ud, fm_err *err);
 void fm_slots_release(fm_slots *s, int i);
 /* one watchdog pass: interrupts queries past their deadline or whose client hung up */
 void fm_slots_watch(fm_slots *s, int64_t now_ms);

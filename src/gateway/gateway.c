@@ -15,7 +15,12 @@
  *                 transfer a second after it (504 before the first byte, a broken stream after).
  *                 A client that disconnects (while queued, waiting or streaming) aborts the
  *                 upstream transfer, so the worker interrupts the query.
- *   GET /healthz  alive;  GET /readyz  informers synced and client tokens read (else 503)
+ *                 A client that stops reading is cut off at that same deadline. Errors from inside
+ *                 the cluster (Secrets, Jobs, RBAC, curl) are logged; the client gets what failed
+ *                 and the query id, never Secret, ServiceAccount or object-store names.
+ *                 Client tokens fail closed: when the tokens Secret has not been read for longer
+ *                 than --token-grace-ms, every query is 503 and /readyz fails until it is read.
+ *   GET /healthz  alive;  GET /readyz  informers synced and client tokens read and current (else 503)
  *   GET /metrics  featherman_queries_total{format,code} etc. (metrics.h), per-pool (gw_metrics.h), per
  *                 endpoint (http/http.h)
  *
@@ -114,6 +119,13 @@ typedef struct {
 static int client_gone(void *ud) {
     fwd *f = ud;
     return fm_http_req_client_gone(f->r);
+}
+
+/* A failure inside the cluster (a Secret, a Job, RBAC) answers the client without its details —
+ * they name Secrets, ServiceAccounts and the object store — and logs them under the query id. */
+static void unavailable(fwd *f, unsigned status, const char *code, const char *what, const char *detail) {
+    fm_warn("query %s: %s: %s", f->id, what, detail);
+    fm_http_errorf(f->r, status, code, "%s (details are in the gateway's log under query id %s)", what, f->id);
 }
 
 /* the pod named in X-Featherman-Pod from now on; "" for the gateway's own */
@@ -254,7 +266,7 @@ static void answer_open_failure(fwd *f, fm_up_result res, const char *msg, long 
         fm_http_errorf(f->r, 504, "timeout",
                        "the query ran longer than the pool's maxQueryDuration of %ld ms and was cancelled", max_query_ms);
     else
-        fm_http_errorf(f->r, 502, "upstream_failed", "pod %.200s failed before answering: %.500s", f->pod, msg);
+        unavailable(f, 502, "upstream_failed", "the pod failed before answering", msg);
 }
 
 /* the pod answered with an error status: it passes through whole */
@@ -271,7 +283,7 @@ static void answer_pod_error(fwd *f, long status) {
     if (rr == FM_UP_CLIENT_GONE) {
         fm_http_abandon(f->r, 499);
     } else if (rr != FM_UP_OK) {
-        fm_http_errorf(f->r, 502, "upstream_failed", "pod %.200s failed while answering: %.500s", f->pod, msg);
+        unavailable(f, 502, "upstream_failed", "the pod failed while answering", msg);
     } else {
         fm_http_req_set_query_id(f->r, qid);
         fm_http_respond(f->r, (unsigned)status, type, b.data ? b.data : "", b.len);
@@ -285,7 +297,7 @@ static fwd_next forward(fwd *f, const char *ip, const char *body, size_t len, lo
     char url[128];
     snprintf(url, sizeof url, "http://%s:%d/query", ip, f->g->o.worker_port);
     f->fwd_t0 = fm_now_ms();
-    fm_upstream_req ur = {.url = url, .token = token, .body = body, .body_len = len, .client_fd = fm_http_req_fd(f->r),
+    fm_upstream_req ur = {.url = url, .token = token, .body = body, .body_len = len, .client_gone = fm_http_client_gone_cb, .client_ud = f->r,
                           .deadline_ms = f->fwd_t0 + max_query_ms + UPSTREAM_GRACE_MS};
     fm_up_result res;
     char msg[512] = "";
@@ -316,6 +328,8 @@ static fwd_next forward(fwd *f, const char *ip, const char *body, size_t len, lo
     }
     const char *ct = fm_upstream_content_type(f->up);
     fm_http_req_set_query_id(f->r, fm_upstream_query_id(f->up));
+    /* a client that stops reading is cut off when the upstream transfer would be, freeing the pod */
+    fm_http_req_set_deadline(f->r, ur.deadline_ms);
     fm_http_stream(f->r, 200, *ct ? ct : fm_format_content_type((fm_format)f->format), read_upstream, f);
     return FWD_DONE;
 }
@@ -333,7 +347,7 @@ static int start_fallback_job(fwd *f, const char *catalog, long max_query_ms, ch
     fm_err_clear(&err);
     if (fm_catalog_spec_parse(cr, &cs, &err)) {
         json_decref(cr);
-        fm_http_errorf(f->r, 503, "unavailable", "catalog %s cannot be served: %s", catalog, err.msg);
+        unavailable(f, 503, "unavailable", "the catalog cannot be served", err.msg);
         return -1;
     }
     char nonce[24];
@@ -349,7 +363,7 @@ static int start_fallback_job(fwd *f, const char *catalog, long max_query_ms, ch
     set_pod(f, pod);
     if (!failed) return 0;
     if (client_gone(f)) fm_http_abandon(f->r, 499);
-    else fm_http_error(f->r, 503, "unavailable", err.msg);
+    else unavailable(f, 503, "unavailable", "no pod could be started for the catalog", err.msg);
     return -1;
 }
 
@@ -369,7 +383,7 @@ static void fallback(fwd *f, const char *catalog, const char *body, size_t len, 
         char *token = fm_gw_internal_token(g->secrets, attempt > 0, &err);
         if (!token) {
             fm_once_delete(g->kc, g->ns, job);
-            fm_http_error(f->r, 503, "unavailable", err.msg);
+            unavailable(f, 503, "unavailable", "the gateway cannot reach its workers", err.msg);
             return;
         }
         fwd_next n = forward(f, ip, body, len, max_query_ms, token);
@@ -395,7 +409,7 @@ static int forward_leased(fwd *f, const char *body, size_t len, int attempt, int
     if (!token) {
         fm_router_release(g->router, &f->t, FM_LEASE_DONE);
         f->leased = 0;
-        fm_http_error(f->r, 503, "unavailable", err.msg);
+        unavailable(f, 503, "unavailable", "the gateway cannot reach its workers", err.msg);
         return 1;
     }
     fwd_next n = forward(f, f->t.ip, body, len, f->t.max_query_ms, token);
@@ -406,8 +420,8 @@ static int forward_leased(fwd *f, const char *body, size_t len, int attempt, int
     set_pod(f, "");
     if (n == FWD_AUTH) {
         if (*auth_refreshed) {
-            fm_http_error(f->r, 502, "upstream_failed",
-                          "the pool pod refused the gateway's internal token (Secret " FM_INTERNAL_TOKEN_SECRET ")");
+            unavailable(f, 502, "upstream_failed", "the pool pod refused the gateway's credentials",
+                        "the pod answered 401 to the internal token, also after re-reading it");
             return 1;
         }
         *auth_refreshed = 1;
@@ -474,15 +488,18 @@ static void on_query(fm_http_req *r, void *ud) {
 
 /* ---- the other endpoints -------------------------------------------------------------------- */
 
+/* fails closed: once the tokens Secret has been unreadable for longer than the grace period, no
+ * token is accepted (503) until it can be read again — a token revoked meanwhile never works */
 static int token_ok(void *ud, const char *token, size_t len) {
     gateway *g = ud;
+    if (!fm_gw_secrets_current(g->secrets)) return -1;
     return fm_tokset_check(g->tokens, token, len);
 }
 
 static void on_readyz(fm_http_req *r, void *ud) {
     gateway *g = ud;
     int ready = kube_informer_synced(g->pods) && kube_informer_synced(g->pools) && kube_informer_synced(g->catalogs) &&
-                fm_gw_secrets_loaded(g->secrets) && !fm_http_draining(g->http);
+                fm_gw_secrets_loaded(g->secrets) && fm_gw_secrets_current(g->secrets) && !fm_http_draining(g->http);
     if (ready) fm_http_respond(r, 200, "text/plain", "ready\n", 6);
     else fm_http_respond(r, 503, "text/plain", "not ready\n", 10);
 }
@@ -542,7 +559,7 @@ static int gw_open(gateway *g, fm_err *err) {
     g->router = fm_router_new();
     g->tokens = fm_tokset_new();
     g->secrets = fm_gw_secrets_start(g->kc, g->ns, g->o.tokens_secret, g->o.internal_secret, g->o.token_refresh_ms,
-                                     g->tokens, err);
+                                     g->o.token_grace_ms, g->tokens, err);
     if (!g->secrets) return -1;
     if (!(g->pools = informer(g, &RES_POOLS, NULL, pool_add, pool_upd, err))) return -1;
     if (!(g->pods = informer(g, &KUBE_RES_PODS, FM_LABEL_COMPONENT "=" FM_COMPONENT_POOL, pod_add, pod_upd, err)))

@@ -16,9 +16,10 @@ void fm_gw_usage(FILE *to) {
             "usage: featherman gateway [--listen ADDR:PORT] [--namespace NS] [--kubeconfig FILE] [--context NAME]\n"
             "                          [--tokens-secret NAME] [--internal-token-secret NAME] [--image IMAGE]\n"
             "                          [--worker-port N] [--token-refresh-ms DURATION] [--fallback-wait-ms DURATION]\n"
-            "                          [--no-fallback] [--max-body SIZE] [--drain-ms DURATION]\n"
+            "                          [--no-fallback] [--max-body SIZE] [--drain-ms DURATION] [--token-grace-ms DURATION]\n"
             "  Routes POST /query to warm pool pods of the requested catalog (found through the API),\n"
-            "  queues per pool, falls back to a one-off Job, streams results through.\n");
+            "  queues per pool, falls back to a one-off Job, streams results through. When the tokens Secret\n"
+            "  cannot be read for --token-grace-ms (default 30s), queries get 503 and /readyz fails.\n");
 }
 
 static void defaults(fm_gw_config *c) {
@@ -29,6 +30,7 @@ static void defaults(fm_gw_config *c) {
     c->worker_port = FM_WORKER_PORT;
     c->fallback = 1;
     c->token_refresh_ms = 2000;
+    c->token_grace_ms = 30000;
     c->fallback_wait_ms = 60000;
     c->drain_ms = 30000;
     c->max_body = 1 << 20;
@@ -46,6 +48,7 @@ static int numeric(int ch, const char *v, fm_gw_config *c, fm_err *err) {
     case 'r': return fm_opt_duration("token-refresh-ms", v, 100, 3600 * 1000L, &c->token_refresh_ms, err);
     case 'w': return fm_opt_duration("fallback-wait-ms", v, 1000, DAY_MS, &c->fallback_wait_ms, err);
     case 'd': return fm_opt_duration("drain-ms", v, 0, DAY_MS, &c->drain_ms, err);
+    case 'g': return fm_opt_duration("token-grace-ms", v, 0, DAY_MS, &c->token_grace_ms, err);
     case 'b':
         if (fm_opt_size("max-body", v, 1, 1ULL << 30, &size, err)) return -1;
         c->max_body = (size_t)size;
@@ -63,13 +66,14 @@ fm_gw_cmd_result fm_gw_cmd(int argc, char **argv, fm_gw_config *c, fm_err *err) 
         {"token-refresh-ms", required_argument, 0, 'r'}, {"fallback-wait-ms", required_argument, 0, 'w'},
         {"no-fallback", no_argument, 0, 'F'},            {"max-body", required_argument, 0, 'b'},
         {"drain-ms", required_argument, 0, 'd'},         {"help", no_argument, 0, 'h'},
+        {"token-grace-ms", required_argument, 0, 'g'},
         {0, 0, 0, 0}};
     defaults(c);
     const char *listen = NULL;
     optind = 1;
     opterr = 0; /* the message is ours */
     int ch;
-    while ((ch = getopt_long(argc, argv, "l:n:k:x:s:i:I:p:r:w:Fb:d:h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "l:n:k:x:s:i:I:p:r:w:Fb:d:g:h", opts, NULL)) != -1) {
         switch (ch) {
         case 'l': listen = optarg; break;
         case 'n': c->ns = optarg; break;

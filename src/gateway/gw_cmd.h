@@ -17,6 +17,7 @@ typedef struct {
     int worker_port;
     int fallback; /* 1: a catalog without a ready pool pod is served by a one-off Job */
     long token_refresh_ms, fallback_wait_ms, drain_ms;
+    long token_grace_ms; /* tokens unread this long: fail closed */
     size_t max_body;
 } fm_gw_config;
 

@@ -26,7 +26,8 @@ struct fm_upstream {
     char content_type[128];
     char query_id[128];
     char errbuf[CURL_ERROR_SIZE];
-    int client_fd;
+    int (*client_gone)(void *);
+    void *client_ud;
     int64_t deadline_ms;
     unsigned long long bytes;
 };
@@ -97,7 +98,7 @@ static fm_up_result step(fm_upstream *u, char *msg, size_t msgn) {
         say(msg, msgn, "%s", "the query's time limit was reached");
         return FM_UP_TIMEOUT;
     }
-    if (fm_http_fd_hung_up(u->client_fd)) {
+    if (u->client_gone && u->client_gone(u->client_ud)) {
         say(msg, msgn, "%s", "the client went away");
         return FM_UP_CLIENT_GONE;
     }
@@ -111,7 +112,8 @@ static fm_up_result step(fm_upstream *u, char *msg, size_t msgn) {
 fm_upstream *fm_upstream_open(const fm_upstream_req *r, fm_up_result *res, char *msg, size_t msgn) {
     fm_upstream *u = fm_xcalloc(1, sizeof *u);
     fm_buf_init(&u->pending);
-    u->client_fd = r->client_fd;
+    u->client_gone = r->client_gone;
+    u->client_ud = r->client_ud;
     u->deadline_ms = r->deadline_ms;
     u->easy = curl_easy_init();
     u->multi = curl_multi_init();

@@ -7,7 +7,7 @@
  * (status, Content-Type, X-Featherman-Query-Id). fm_upstream_read hands out body bytes exactly as
  * the pod sent them (no re-encoding). While waiting it also watches:
  *   the deadline (monotonic ms; 0 = none)   → FM_UP_TIMEOUT
- *   the client socket (POLLRDHUP/HUP)        → FM_UP_CLIENT_GONE
+ *   the client gone (client_gone callback)   → FM_UP_CLIENT_GONE
  * and a transfer that ends badly (connection reset, a chunked stream the pod broke off) is
  * FM_UP_FAILED — never a clean end. fm_upstream_close aborts an unfinished transfer: the pod sees
  * its client disconnect and interrupts the query. The token is sent in a header and never
@@ -34,7 +34,8 @@ typedef struct {
     const char *body;
     size_t body_len;
     const char *accept;     /* forwarded Accept header, may be NULL */
-    int client_fd;          /* -1: not watched */
+    int (*client_gone)(void *ud); /* our own client went away; NULL: not watched */
+    void *client_ud;
     int64_t deadline_ms;    /* 0: none */
 } fm_upstream_req;
 

@@ -35,10 +35,6 @@ void fm_tokset_free(fm_tokset *s) {
     free(s);
 }
 
-static size_t trimmed_len(const char *t, size_t len) {
-    while (len && (t[len - 1] == '\n' || t[len - 1] == '\r' || t[len - 1] == ' ' || t[len - 1] == '\t')) len--;
-    return len;
-}
 
 static void swap_in(fm_tokset *s, digest *h, size_t n) {
     pthread_rwlock_wrlock(&s->lock);
@@ -53,8 +49,9 @@ size_t fm_tokset_set(fm_tokset *s, const char *const *tokens, size_t n) {
     digest *h = fm_xcalloc(n ? n : 1, sizeof *h);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t len = tokens[i] ? trimmed_len(tokens[i], strlen(tokens[i])) : 0;
-        if (len) fm_http_token_set(&h[k++], tokens[i], len);
+        size_t len = tokens[i] ? strlen(tokens[i]) : 0;
+        const char *t = len ? fm_http_token_trim(tokens[i], &len) : NULL;
+        if (len) fm_http_token_set(&h[k++], t, len);
     }
     swap_in(s, h, k);
     return k;
@@ -73,15 +70,17 @@ int fm_tokset_load_secret(fm_tokset *s, json_t *secret, size_t *count) {
         size_t len = 0;
         char *plain = fm_b64decode(json_string_value(v), &len);
         if (!plain) continue;
-        len = trimmed_len(plain, len);
-        if (len) fm_http_token_set(&h[k++], plain, len);
+        size_t tlen = len;
+        const char *t = fm_http_token_trim(plain, &tlen);
+        if (tlen) fm_http_token_set(&h[k++], t, tlen);
         OPENSSL_cleanse(plain, len);
         free(plain);
     }
     json_object_foreach(sdata, key, v) {
         if (!json_is_string(v)) continue;
-        size_t len = trimmed_len(json_string_value(v), json_string_length(v));
-        if (len) fm_http_token_set(&h[k++], json_string_value(v), len);
+        size_t len = json_string_length(v);
+        const char *t = fm_http_token_trim(json_string_value(v), &len);
+        if (len) fm_http_token_set(&h[k++], t, len);
     }
     swap_in(s, h, k);
     if (count) *count = k;
@@ -109,8 +108,10 @@ size_t fm_tokset_size(fm_tokset *s) {
 struct fm_gw_secrets {
     kube_client *c;
     char *ns, *tokens_secret, *internal_secret;
-    long refresh_ms;
+    long refresh_ms, grace_ms;
     fm_tokset *set;
+    int64_t read_at; /* monotonic ms of the last read that settled the set (found or missing); 0 never */
+    int stale;       /* the set was emptied because reads failed for longer than grace_ms */
     pthread_t th;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -145,8 +146,19 @@ static void refresh_tokens(fm_gw_secrets *g) {
     }
     g->last_state = state;
     if (state == 1) g->last_count = (int)n;
-    if (state != 3) g->loaded = 1;
+    if (state != 3) {
+        g->loaded = 1;
+        g->read_at = fm_now_ms();
+        if (g->stale) fm_info("client tokens: Secret %s/%s readable again: serving", g->ns, g->tokens_secret);
+        g->stale = 0;
+    } else if (g->loaded && !g->stale && fm_now_ms() - g->read_at > g->grace_ms) {
+        g->stale = 1;
+        fm_warn("client tokens: Secret %s/%s unreadable for more than %ld ms: refusing every query until it is read",
+                g->ns, g->tokens_secret, g->grace_ms);
+    }
+    int empty = g->stale;
     pthread_mutex_unlock(&g->mu);
+    if (empty) fm_tokset_set(g->set, NULL, 0); /* a revoked token must not outlive the grace period */
 }
 
 static void *secrets_thread(void *arg) {
@@ -168,13 +180,15 @@ static void *secrets_thread(void *arg) {
 }
 
 fm_gw_secrets *fm_gw_secrets_start(kube_client *c, const char *ns, const char *tokens_secret,
-                                   const char *internal_secret, long refresh_ms, fm_tokset *set, fm_err *err) {
+                                   const char *internal_secret, long refresh_ms, long grace_ms, fm_tokset *set,
+                                   fm_err *err) {
     fm_gw_secrets *g = fm_xcalloc(1, sizeof *g);
     g->c = c;
     g->ns = fm_xstrdup(ns);
     g->tokens_secret = fm_xstrdup(tokens_secret);
     g->internal_secret = fm_xstrdup(internal_secret);
     g->refresh_ms = refresh_ms > 0 ? refresh_ms : 2000;
+    g->grace_ms = grace_ms >= 0 ? grace_ms : 30000;
     g->set = set;
     pthread_mutex_init(&g->mu, NULL);
     pthread_condattr_t ca;
@@ -199,6 +213,13 @@ int fm_gw_secrets_loaded(fm_gw_secrets *g) {
     return l;
 }
 
+int fm_gw_secrets_current(fm_gw_secrets *g) {
+    pthread_mutex_lock(&g->mu);
+    int ok = g->loaded && fm_now_ms() - g->read_at <= g->grace_ms;
+    pthread_mutex_unlock(&g->mu);
+    return ok;
+}
+
 char *fm_gw_internal_token(fm_gw_secrets *g, int refresh, fm_err *err) {
     int64_t now = fm_now_ms();
     pthread_mutex_lock(&g->mu);
@@ -219,8 +240,10 @@ char *fm_gw_internal_token(fm_gw_secrets *g, int refresh, fm_err *err) {
     size_t len = 0;
     char *tok = b64 ? fm_b64decode(b64, &len) : NULL;
     json_decref(sec);
-    if (tok) {
-        while (len && (tok[len - 1] == '\n' || tok[len - 1] == '\r' || tok[len - 1] == ' ')) tok[--len] = 0;
+    if (tok) { /* stored tokens are trimmed (http.h), here as on the worker that checks it */
+        const char *t = fm_http_token_trim(tok, &len);
+        memmove(tok, t, len);
+        tok[len] = 0;
     }
     if (!tok || !len || strlen(tok) != len) {
         free(tok);

@@ -2,13 +2,14 @@
  *
  * fm_tokset: the set of client tokens, as SHA-256 hashes only (the plain values are wiped as soon
  * as they are hashed). Loaded from a Secret: every key's value (data, base64; or stringData) is one
- * valid token, trailing whitespace/newlines trimmed, empty values ignored. fm_tokset_check hashes
+ * valid token, surrounding whitespace/newlines trimmed (fm_http_token_trim), empty values ignored. fm_tokset_check hashes
  * the presented token and compares it with every hash with CRYPTO_memcmp, without stopping early,
  * so the time taken depends on neither the token nor which key matched. Thread-safe (rwlock).
  *
  * fm_gw_secrets: keeps a tokset current by reading the tokens Secret every refresh_ms (a GET of
  * one named Secret, so RBAC can limit the gateway to resourceNames; a Secret that is gone or has
- * no values refuses everyone; a failed read keeps the last good set), and hands out the internal
+ * no values refuses everyone; a failed read keeps the last good set for grace_ms only: after that
+ * fm_gw_secrets_current is 0 and the set is emptied until a read succeeds), and hands out the internal
  * token (Secret FM_INTERNAL_TOKEN_SECRET, key "token") read on demand and cached for 10 s
  * (fm_gw_internal_token with refresh=1 re-reads at once: a worker answered 401). */
 #ifndef FM_GW_TOKENS_H
@@ -32,7 +33,10 @@ size_t fm_tokset_size(fm_tokset *s);
 
 typedef struct fm_gw_secrets fm_gw_secrets;
 fm_gw_secrets *fm_gw_secrets_start(kube_client *c, const char *ns, const char *tokens_secret,
-                                   const char *internal_secret, long refresh_ms, fm_tokset *set, fm_err *err);
+                                   const char *internal_secret, long refresh_ms, long grace_ms, fm_tokset *set,
+                                   fm_err *err);
+/* 1 while the tokens Secret was read (or found missing) within the last grace_ms */
+int fm_gw_secrets_current(fm_gw_secrets *g);
 /* 1 once the tokens Secret was read (or found missing) at least once */
 int fm_gw_secrets_loaded(fm_gw_secrets *g);
 /* the internal token, malloc'd (caller frees and must never log it); NULL with err when unavailable */

@@ -14,6 +14,14 @@ const char *fm_http_bearer(const char *h) {
     return *t ? t : NULL;
 }
 
+const char *fm_http_token_trim(const char *t, size_t *len) {
+    size_t n = *len;
+    while (n && (*t == ' ' || *t == '\t' || *t == '\r' || *t == '\n')) t++, n--;
+    while (n && (t[n - 1] == ' ' || t[n - 1] == '\t' || t[n - 1] == '\r' || t[n - 1] == '\n')) n--;
+    *len = n;
+    return t;
+}
+
 void fm_http_token_set(fm_http_token *t, const char *token, size_t len) {
     SHA256((const unsigned char *)token, len, t->sha256);
 }

@@ -8,12 +8,15 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdalign.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,6 +30,15 @@
 
 #define DEFAULT_MAX_BODY ((size_t)1 << 20)
 #define STREAM_BLOCK (256 * 1024)
+#define DEFAULT_UNAUTH_LIMIT 256
+#define DEFAULT_UNAUTH_TIMEOUT_S 10
+
+/* one open connection that has not shown a valid token yet; oldest first in the server's list */
+typedef struct conn {
+    struct conn *prev, *next;
+    int fd;
+    int listed; /* in the list: neither authenticated nor evicted */
+} conn;
 
 struct fm_http {
     fm_http_config cfg;
@@ -41,6 +53,10 @@ struct fm_http {
     atomic_ullong next_id;
     fm_http_metrics *metrics;
     char *endpoints; /* "POST /query, GET /healthz ..." for the 404 message */
+    pthread_mutex_t conn_mu;
+    conn *unauth_head, *unauth_tail; /* connections without a valid token yet, oldest first */
+    unsigned nunauth;
+    atomic_ullong evicted;
 };
 
 typedef struct mem_block {
@@ -65,7 +81,10 @@ struct fm_http_req {
     int64_t t0;
     fm_buf body;
     int too_large;
+    pthread_mutex_t mu; /* answered and probed, between the request's thread and a watchdog's */
     int answered;     /* an answer was queued (or the request abandoned) */
+    int http11;       /* an HTTP/1.1 request: a 1xx interim answer may be sent */
+    int probed;       /* the client half-closed and was sent "100 Continue" to tell if it is still there */
     int abandon;      /* close without an answer */
     int queue_failed; /* libmicrohttpd refused the answer: close */
     int stream_broken;
@@ -74,6 +93,7 @@ struct fm_http_req {
     const char *pod, *query_id; /* overrides of the standard headers (request-owned copies) */
     fm_http_reader reader;
     void *reader_ud;
+    int64_t deadline; /* monotonic ms; 0: none */
     mem_block *mem;
     done_action *done;
 };
@@ -104,6 +124,7 @@ void fm_http_req_on_done(fm_http_req *r, void (*fn)(void *, fm_http_req *, int),
 
 static void req_free(fm_http_req *r) {
     fm_buf_free(&r->body);
+    pthread_mutex_destroy(&r->mu);
     for (mem_block *b = r->mem, *next; b; b = next) {
         next = b->next;
         free(b);
@@ -135,7 +156,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 
 /* ---- answers ---------------------------------------------------------------------------------- */
 
-static void queue(fm_http_req *r, unsigned status, const char *type, struct MHD_Response *resp) {
+static void queue_ex(fm_http_req *r, unsigned status, const char *type, struct MHD_Response *resp, int close_after) {
     if (!resp) {
         fm_warn("%s: no memory for the answer to request %s", r->h->name, r->id);
         r->answered = r->queue_failed = 1;
@@ -145,10 +166,17 @@ static void queue(fm_http_req *r, unsigned status, const char *type, struct MHD_
     MHD_add_response_header(resp, "X-Featherman-Pod", r->pod ? r->pod : r->h->pod);
     MHD_add_response_header(resp, "X-Featherman-Query-Id", r->query_id ? r->query_id : r->id);
     if (status == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"featherman\"");
+    if (close_after) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    pthread_mutex_lock(&r->mu);
     r->answered = 1;
+    pthread_mutex_unlock(&r->mu);
     r->status = (int)status;
     if (MHD_queue_response(r->c, status, resp) != MHD_YES) r->queue_failed = 1;
     MHD_destroy_response(resp);
+}
+
+static void queue(fm_http_req *r, unsigned status, const char *type, struct MHD_Response *resp) {
+    queue_ex(r, status, type, resp, 0);
 }
 
 static int second_answer(fm_http_req *r) {
@@ -185,12 +213,31 @@ void fm_http_errorf(fm_http_req *r, unsigned status, const char *code, const cha
     fm_buf_free(&m);
 }
 
+static void set_timeout(fm_http_req *r, unsigned secs) {
+    MHD_set_connection_option(r->c, MHD_CONNECTION_OPTION_TIMEOUT, secs);
+}
+
+/* With a deadline, the connection's idle timeout is what is left of it, renewed on every block:
+ * a client that stops reading leaves libmicrohttpd waiting to send, and that wait ends at the
+ * deadline (rounded up to a second) with the connection closed and the request completed as
+ * failed, so whatever the request holds is released then, not after the long idle timeout. */
+static int deadline_passed(fm_http_req *r) {
+    if (!r->deadline) return 0;
+    int64_t left = r->deadline - fm_now_ms();
+    if (left <= 0) return 1;
+    set_timeout(r, (unsigned)((left + 999) / 1000));
+    return 0;
+}
+
 static ssize_t stream_block(void *cls, uint64_t pos, char *buf, size_t max) {
     fm_http_req *r = cls;
     (void)pos;
-    ssize_t n = r->reader(r->reader_ud, buf, max);
+    ssize_t n = deadline_passed(r) ? -1 : r->reader(r->reader_ud, buf, max);
     if (n > 0) return n;
-    if (n == 0) return MHD_CONTENT_READER_END_OF_STREAM;
+    if (n == 0) {
+        if (r->deadline) set_timeout(r, r->h->cfg.conn_timeout_s);
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
     r->stream_broken = 1;
     return MHD_CONTENT_READER_END_WITH_ERROR; /* no terminating chunk: the client sees a broken stream */
 }
@@ -202,9 +249,13 @@ void fm_http_stream(fm_http_req *r, unsigned status, const char *type, fm_http_r
     queue(r, status, type, MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_block, r, NULL));
 }
 
+void fm_http_req_set_deadline(fm_http_req *r, int64_t deadline_ms) { r->deadline = deadline_ms; }
+
 void fm_http_abandon(fm_http_req *r, int status) {
     if (second_answer(r)) return;
+    pthread_mutex_lock(&r->mu);
     r->answered = r->abandon = 1;
+    pthread_mutex_unlock(&r->mu);
     r->status = status;
 }
 
@@ -221,7 +272,33 @@ const char *fm_http_req_body(const fm_http_req *r, size_t *len) {
 }
 const char *fm_http_req_id(const fm_http_req *r) { return r->id; }
 int fm_http_req_fd(const fm_http_req *r) { return r->fd; }
-int fm_http_req_client_gone(const fm_http_req *r) { return fm_http_fd_hung_up(r->fd); }
+/* A FIN alone cannot tell a client that closed its socket from one that only shut down its
+ * sending side after a whole request and still reads the answer. Before the answer starts (the
+ * request's thread is then in its handler, so nothing else writes to the socket), an HTTP/1.1
+ * client that sent a FIN is sent "100 Continue", which an HTTP/1.1 client skips: a socket that
+ * was closed answers it with a reset, seen as POLLHUP/POLLERR on a later call, while a
+ * half-closed client stays. Once the answer streams, libmicrohttpd's own writes find a closed
+ * client the same way. An HTTP/1.0 client's FIN counts as gone. */
+int fm_http_req_client_gone(fm_http_req *r) {
+    if (r->fd < 0) return 0;
+    struct pollfd p = {.fd = r->fd, .events = POLLRDHUP};
+    if (poll(&p, 1, 0) <= 0) return 0;
+    if (p.revents & (POLLHUP | POLLERR | POLLNVAL)) return 1;
+    if (!(p.revents & POLLRDHUP)) return 0;
+    int gone = 0;
+    pthread_mutex_lock(&r->mu);
+    if (!r->answered && !r->http11) {
+        gone = 1;
+    } else if (!r->answered && !r->probed) {
+        static const char probe[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        r->probed = 1;
+        if (send(r->fd, probe, sizeof probe - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN) gone = 1;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return gone;
+}
+
+int fm_http_client_gone_cb(void *r) { return fm_http_req_client_gone(r); }
 int64_t fm_http_req_start_ms(const fm_http_req *r) { return r->t0; }
 int fm_http_req_status(const fm_http_req *r) { return r->status; }
 fm_http *fm_http_req_server(const fm_http_req *r) { return r->h; }
@@ -257,18 +334,150 @@ static void route(fm_http_req *r) {
         fm_http_errorf(r, 405, "method_not_allowed", "use %s %s", same_path->method, same_path->path);
 }
 
-static int token_accepted(fm_http_req *r) {
+/* ---- connections ------------------------------------------------------------------------------ */
+
+static void unlist(fm_http *h, conn *k) {
+    if (!k->listed) return;
+    if (k->prev) k->prev->next = k->next;
+    else h->unauth_head = k->next;
+    if (k->next) k->next->prev = k->prev;
+    else h->unauth_tail = k->prev;
+    k->prev = k->next = NULL;
+    k->listed = 0;
+    h->nunauth--;
+}
+
+/* A new connection counts as unauthenticated until one of its requests shows a valid token. When
+ * there are already unauth_limit of those, the oldest is shut down (its thread sees the hang-up
+ * and closes it): idle or half-open sockets can then never fill the connection limit, and a
+ * probe or a client with a token always gets in. The record stays linked until libmicrohttpd
+ * reports the connection closed, which it does before closing the socket, so the shutdown never
+ * reaches a descriptor that was reused. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    fm_http *h = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        conn *k = fm_xcalloc(1, sizeof *k);
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        k->fd = ci ? ci->connect_fd : -1;
+        pthread_mutex_lock(&h->conn_mu);
+        if (h->nunauth >= h->cfg.unauth_limit && h->unauth_head) {
+            conn *old = h->unauth_head;
+            unlist(h, old);
+            if (old->fd >= 0) shutdown(old->fd, SHUT_RDWR);
+            atomic_fetch_add(&h->evicted, 1);
+        }
+        k->prev = h->unauth_tail;
+        if (h->unauth_tail) h->unauth_tail->next = k;
+        else h->unauth_head = k;
+        h->unauth_tail = k;
+        k->listed = 1;
+        h->nunauth++;
+        pthread_mutex_unlock(&h->conn_mu);
+        *socket_context = k;
+        return;
+    }
+    conn *k = *socket_context;
+    if (!k) return;
+    pthread_mutex_lock(&h->conn_mu);
+    unlist(h, k);
+    pthread_mutex_unlock(&h->conn_mu);
+    free(k);
+    *socket_context = NULL;
+}
+
+/* the request showed a valid token: its connection is neither evicted nor held to the short
+ * timeout from now on */
+static void authenticated(fm_http_req *r) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn *k = ci ? ci->socket_context : NULL;
+    if (k) {
+        pthread_mutex_lock(&r->h->conn_mu);
+        unlist(r->h, k);
+        pthread_mutex_unlock(&r->h->conn_mu);
+    }
+    set_timeout(r, r->h->cfg.conn_timeout_s);
+}
+
+/* ---- strict framing --------------------------------------------------------------------------- */
+
+typedef struct {
+    int ncl, nte, bad_name;
+    const char *te;
+    char name[64];
+} framing;
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    framing *f = cls;
+    (void)kind;
+    if (strpbrk(key, " \t") && !f->bad_name) {
+        f->bad_name = 1;
+        snprintf(f->name, sizeof f->name, "%s", key);
+    }
+    if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) f->ncl++;
+    if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+        f->nte++;
+        f->te = value;
+    }
+    return MHD_YES;
+}
+
+/* A request whose length two parsers could read differently is refused before anything else
+ * looks at it: behind a proxy that frames it the other way, the rest of its body would be taken
+ * for another request. NULL when the framing is unambiguous, else what was wrong. */
+static const char *ambiguous(fm_http_req *r, const char *version, char *msg, size_t n) {
+    framing f = {0};
+    MHD_get_connection_values(r->c, MHD_HEADER_KIND, scan_header, &f);
+    if (f.bad_name) snprintf(msg, n, "header name \"%.40s\" contains whitespace (nothing may stand before the colon)", f.name);
+    else if (f.ncl > 1) snprintf(msg, n, "more than one Content-Length header");
+    else if (f.nte > 1) snprintf(msg, n, "more than one Transfer-Encoding header");
+    else if (f.nte && f.ncl) snprintf(msg, n, "both Content-Length and Transfer-Encoding are present");
+    else if (f.nte && strcasecmp(f.te ? f.te : "", "chunked"))
+        snprintf(msg, n, "Transfer-Encoding \"%.40s\" is not supported (only \"chunked\" is)", f.te ? f.te : "");
+    else if (f.nte && version && !strcmp(version, MHD_HTTP_VERSION_1_0))
+        snprintf(msg, n, "Transfer-Encoding is not allowed in an HTTP/1.0 request");
+    else return NULL;
+    return msg;
+}
+
+/* 400 and the connection closed after it */
+static void refuse_framing(fm_http_req *r, const char *why) {
+    fm_buf b;
+    fm_buf_init(&b);
+    fm_buf_puts(&b, "{\"error\":{\"code\":\"bad_request\",\"message\":");
+    fm_json_string(&b, why, strlen(why));
+    fm_buf_puts(&b, "}}\n");
+    queue_ex(r, 400, "application/json", MHD_create_response_from_buffer(b.len, b.data, MHD_RESPMEM_MUST_COPY), 1);
+    fm_buf_free(&b);
+}
+
+/* 1: accepted, 0: refused, -1: cannot be checked now */
+static int check_token(fm_http_req *r, int (*fn)(void *, const char *, size_t)) {
     const char *t = fm_http_bearer(fm_http_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION));
-    return t && r->h->cfg.auth && r->h->cfg.auth(r->h->cfg.ud, t, strlen(t));
+    if (!t || !fn) return 0;
+    int rc = fn(r->h->cfg.ud, t, strlen(t));
+    return rc < 0 ? -1 : rc > 0;
 }
 
 /* the checks every route asks for, before its body is read; answers when one fails */
 static void prologue(fm_http_req *r) {
     fm_http *h = r->h;
     unsigned f = r->route->flags;
-    if ((f & FM_HTTP_AUTH) && !token_accepted(r)) {
-        fm_http_error(r, 401, "unauthorized", "a valid bearer token is required (Authorization: Bearer <token>)");
-        return;
+    if (f & (FM_HTTP_AUTH | FM_HTTP_ADMIN)) {
+        int ok = check_token(r, h->cfg.auth);
+        if (ok < 0) {
+            fm_http_errorf(r, 503, "unavailable", "the %s cannot check tokens right now: try again later", h->name);
+            return;
+        }
+        if (!ok) {
+            fm_http_error(r, 401, "unauthorized", "a valid bearer token is required (Authorization: Bearer <token>)");
+            return;
+        }
+        authenticated(r);
+        if ((f & FM_HTTP_ADMIN) && h->cfg.admin && check_token(r, h->cfg.admin) != 1) {
+            fm_http_error(r, 403, "forbidden", "this endpoint needs an admin token");
+            return;
+        }
     }
     if ((f & FM_HTTP_NOT_DRAINING) && atomic_load(&h->draining)) {
         fm_http_errorf(r, 503, "unavailable", "the %s is shutting down", h->name);
@@ -289,6 +498,7 @@ static fm_http_req *req_new(fm_http *h, struct MHD_Connection *c, const char *ur
     r->path = url;
     r->t0 = fm_now_ms();
     r->format = -1;
+    pthread_mutex_init(&r->mu, NULL);
     fm_buf_init(&r->body);
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     r->fd = ci ? ci->connect_fd : -1;
@@ -317,11 +527,18 @@ static void run_handler(fm_http_req *r) {
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                  const char *version, const char *upload, size_t *upload_size, void **con_cls) {
     fm_http *h = cls;
-    (void)version;
     fm_http_req *r = *con_cls;
     if (!r) { /* the headers are in */
         r = req_new(h, c, url, method);
+        r->http11 = version && !strcmp(version, MHD_HTTP_VERSION_1_1);
         *con_cls = r;
+        char msg[160];
+        const char *why = ambiguous(r, version, msg, sizeof msg);
+        if (why) {
+            r->endpoint = h->cfg.nroutes;
+            refuse_framing(r, why);
+            return finish(r);
+        }
         route(r);
         if (r->query) fm_metrics_inflight(1);
         if (!r->answered) prologue(r);
@@ -393,6 +610,18 @@ static int bind_listen(fm_http *h, fm_err *err) {
     return 0;
 }
 
+/* Each connection is a descriptor (and a thread): a soft limit below what the server may hold
+ * would make accept() fail before the connection limit and the eviction of idle connections
+ * could act, so the soft limit is raised towards the hard one. */
+static void raise_fd_limit(unsigned conns) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl)) return;
+    rlim_t want = (rlim_t)conns + 256;
+    if (rl.rlim_cur >= want) return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 static void describe_endpoints(fm_http *h) {
     fm_buf b;
     fm_buf_init(&b);
@@ -418,6 +647,11 @@ fm_http *fm_http_start(const fm_http_config *cfg, fm_err *err) {
     if (!h->cfg.max_body) h->cfg.max_body = DEFAULT_MAX_BODY;
     if (!h->cfg.conn_limit) h->cfg.conn_limit = 1000;
     if (!h->cfg.conn_timeout_s) h->cfg.conn_timeout_s = 300;
+    if (!h->cfg.unauth_limit) h->cfg.unauth_limit = DEFAULT_UNAUTH_LIMIT;
+    if (h->cfg.unauth_limit >= h->cfg.conn_limit) h->cfg.unauth_limit = h->cfg.conn_limit / 2 ? h->cfg.conn_limit / 2 : 1;
+    if (!h->cfg.unauth_timeout_s) h->cfg.unauth_timeout_s = DEFAULT_UNAUTH_TIMEOUT_S;
+    if (h->cfg.unauth_timeout_s > h->cfg.conn_timeout_s) h->cfg.unauth_timeout_s = h->cfg.conn_timeout_s;
+    pthread_mutex_init(&h->conn_mu, NULL);
     snprintf(h->name, sizeof h->name, "%s", cfg->name ? cfg->name : "server");
     snprintf(h->prefix, sizeof h->prefix, "%s", cfg->id_prefix ? cfg->id_prefix : "r");
     snprintf(h->addr, sizeof h->addr, "%s", cfg->addr ? cfg->addr : "127.0.0.1");
@@ -438,12 +672,17 @@ fm_http *fm_http_start(const fm_http_config *cfg, fm_err *err) {
         fm_http_stop(h);
         return NULL;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    /* poll(), not select(): descriptors above FD_SETSIZE would otherwise be refused */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (!cfg->single_thread) flags |= MHD_USE_THREAD_PER_CONNECTION;
+    raise_fd_limit(h->cfg.conn_limit);
+    /* the daemon-wide timeout is the short one; a connection gets the long one once it has shown
+     * a valid token (authenticated) */
     h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_access, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
                               MHD_OPTION_LISTEN_SOCKET, (MHD_socket)h->listen_fd, MHD_OPTION_NOTIFY_COMPLETED,
-                              on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT, h->cfg.conn_timeout_s,
-                              MHD_OPTION_CONNECTION_LIMIT, h->cfg.conn_limit, MHD_OPTION_END);
+                              on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+                              MHD_OPTION_CONNECTION_TIMEOUT, h->cfg.unauth_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+                              h->cfg.conn_limit, MHD_OPTION_END);
     if (!h->mhd) {
         fm_fail(err, FM_E_UNAVAILABLE, "cannot serve HTTP on %s:%d (libmicrohttpd did not start)", h->addr, h->port);
         close(h->listen_fd);
@@ -489,7 +728,22 @@ void fm_http_stop(fm_http *h) {
     if (h->quiesced && h->listen_fd >= 0) close(h->listen_fd);
     fm_http_metrics_free(h->metrics);
     free(h->endpoints);
+    pthread_mutex_destroy(&h->conn_mu);
     free(h);
 }
 
-void fm_http_metrics_render(const fm_http *h, fm_buf *out) { fm_http_metrics_write(h->metrics, out); }
+void fm_http_metrics_render(const fm_http *h, fm_buf *out) {
+    fm_http_metrics_write(h->metrics, out);
+    fm_http *m = (fm_http *)h;
+    pthread_mutex_lock(&m->conn_mu);
+    unsigned n = m->nunauth;
+    pthread_mutex_unlock(&m->conn_mu);
+    fm_buf_printf(out,
+                  "# HELP featherman_http_unauthenticated_connections Open connections without a valid token yet.\n"
+                  "# TYPE featherman_http_unauthenticated_connections gauge\n"
+                  "featherman_http_unauthenticated_connections %u\n"
+                  "# HELP featherman_http_connections_evicted_total Unauthenticated connections closed to make room.\n"
+                  "# TYPE featherman_http_connections_evicted_total counter\n"
+                  "featherman_http_connections_evicted_total %llu\n",
+                  n, (unsigned long long)atomic_load(&m->evicted));
+}

@@ -7,8 +7,21 @@
  *                of silently sharing the port and half the requests.
  *   routing      unknown path → 404, known path with another method → 405 (HEAD is accepted
  *                where GET is); both as JSON error bodies naming the endpoints.
+ *   framing      before routing, a request whose length could be read two ways is refused with
+ *                400 and its connection closed: a header name with whitespace in it (before the
+ *                colon), more than one Content-Length or Transfer-Encoding header, both of them,
+ *                a Transfer-Encoding other than "chunked" (no coding is decoded here, and an
+ *                unknown one must not leave the server waiting for the connection's end), or one
+ *                in an HTTP/1.0 request. libmicrohttpd itself refuses malformed lengths.
+ *   connections  a connection is unauthenticated until one of its requests shows a valid token:
+ *                it is closed after unauth_timeout_s without traffic, and when unauth_limit of
+ *                them are open the oldest is closed for each new one — idle or half-open sockets
+ *                can fill neither the connection limit nor the threads, and probes and clients
+ *                with a token still get in. An authenticated connection gets conn_timeout_s.
  *   the prologue of a route, in this order: FM_HTTP_AUTH → 401 without a valid Bearer token
- *                (checked by cfg.auth; WWW-Authenticate sent); FM_HTTP_NOT_DRAINING → 503 once
+ *                (checked by cfg.auth; WWW-Authenticate sent), 503 when cfg.auth cannot check
+ *                tokens at the moment (it returned -1); FM_HTTP_ADMIN → the same, then 403 when
+ *                cfg.admin (if set) does not accept the token; FM_HTTP_NOT_DRAINING → 503 once
  *                the server is quiescing; FM_HTTP_BODY → 413 when Content-Length announces more
  *                than max_body, else the body is accumulated and a body that turns out larger
  *                is 413 too (read to its end and dropped, so the answer reaches the client).
@@ -17,7 +30,9 @@
  *   responses    fm_http_respond / fm_http_error ({"error":{"code":"...","message":"..."}}) /
  *                fm_http_stream (chunked, pulled from a reader callback; a reader error ends
  *                the stream without its terminating chunk so no client mistakes a broken
- *                result for a whole one). Every response carries X-Featherman-Pod (the
+ *                result for a whole one). With a deadline (fm_http_req_set_deadline) a stream that
+ *                the client stops reading is cut off at the deadline (to the second) and the
+ *                request completes as failed, releasing what it holds. Every response carries X-Featherman-Pod (the
  *                server's pod, or the one the handler set) and X-Featherman-Query-Id (the
  *                request's id, or the one the handler set), errors included.
  *   ownership    a request owns what is allocated for it (fm_http_req_alloc) and the clean-up
@@ -34,7 +49,9 @@
  *                fm_signals_wait (base/signals.h) and then call these three.
  *
  * Threads: one thread per connection (the default; a handler may block, e.g. waiting for a query
- * slot), or a single thread for small endpoints (cfg.single_thread). Handlers, readers and
+ * slot, which is why connections are bounded as above rather than multiplexed), or a single
+ * thread for small endpoints (cfg.single_thread). Sockets are watched with poll(), so
+ * descriptors above FD_SETSIZE work, and the soft descriptor limit is raised to fit conn_limit. Handlers, readers and
  * on_done actions of one request run on one thread at a time. */
 #ifndef FM_HTTP_H
 #define FM_HTTP_H
@@ -57,6 +74,7 @@ enum {
     FM_HTTP_AUTH = 1 << 1,         /* a Bearer token cfg.auth accepts, else 401 */
     FM_HTTP_NOT_DRAINING = 1 << 2, /* 503 while the server is quiescing */
     FM_HTTP_QUERY = 1 << 3,        /* counted in the query metrics of base/metrics.h (405s too) */
+    FM_HTTP_ADMIN = 1 << 4,        /* FM_HTTP_AUTH, and cfg.admin (when set) accepts the token, else 403 */
 };
 
 typedef struct {
@@ -73,14 +91,19 @@ typedef struct {
     const fm_http_route *routes; /* must outlive the server (a static table) */
     size_t nroutes;
     void *ud;            /* handed to handlers and auth */
-    /* FM_HTTP_AUTH routes: 1 when the token (the text after "Bearer ") is accepted */
+    /* FM_HTTP_AUTH routes: 1 when the token (the text after "Bearer ", exactly as sent) is
+     * accepted, 0 when it is not, -1 when tokens cannot be checked now (503) */
     int (*auth)(void *ud, const char *token, size_t len);
+    /* FM_HTTP_ADMIN routes, after auth: 1 when the token may use them; NULL: every accepted token */
+    int (*admin)(void *ud, const char *token, size_t len);
     size_t max_body;         /* default 1 MiB */
     const char *pod;         /* X-Featherman-Pod; default the host name */
     const char *id_prefix;   /* request ids are "<prefix>-<start ms, hex>-<n>"; default "r" */
     int single_thread;       /* 1: one thread for every connection; handlers must not block */
     unsigned conn_limit;     /* concurrent connections; default 1000 */
-    unsigned conn_timeout_s; /* an idle connection is closed after this; default 300 */
+    unsigned conn_timeout_s; /* an idle authenticated connection is closed after this; default 300 */
+    unsigned unauth_limit;     /* open unauthenticated connections; default 256, below conn_limit */
+    unsigned unauth_timeout_s; /* an unauthenticated connection idle this long is closed; default 10 */
 } fm_http_config;
 
 fm_http *fm_http_start(const fm_http_config *cfg, fm_err *err);
@@ -95,8 +118,9 @@ void fm_http_quiesce(fm_http *h);
 int fm_http_drain(fm_http *h, long drain_ms, long tick_ms, void (*tick)(void *ud), void *ud);
 /* closes every connection (requests still in flight complete as failed) and frees h */
 void fm_http_stop(fm_http *h);
-/* Prometheus text: featherman_http_requests_total{endpoint,code} and
- * featherman_http_request_duration_seconds{endpoint} */
+/* Prometheus text: featherman_http_requests_total{endpoint,code},
+ * featherman_http_request_duration_seconds{endpoint}, featherman_http_unauthenticated_connections
+ * and featherman_http_connections_evicted_total */
 void fm_http_metrics_render(const fm_http *h, fm_buf *out);
 
 /* ---- the request ------------------------------------------------------------------------------ */
@@ -107,7 +131,10 @@ const char *fm_http_req_header(const fm_http_req *r, const char *name); /* NULL 
 const char *fm_http_req_body(const fm_http_req *r, size_t *len);        /* "" when there is none */
 const char *fm_http_req_id(const fm_http_req *r);
 int fm_http_req_fd(const fm_http_req *r);   /* the client's socket, for watching it hang up; -1 unknown */
-int fm_http_req_client_gone(const fm_http_req *r);
+/* 1 when the client went away; callable from any thread while the request lives. A client that
+ * only half-closed after a whole request is not gone: it still gets its answer (see http.c) */
+int fm_http_req_client_gone(fm_http_req *r);
+int fm_http_client_gone_cb(void *r); /* the same, for callbacks taking a void * */
 int64_t fm_http_req_start_ms(const fm_http_req *r); /* monotonic */
 int fm_http_req_status(const fm_http_req *r);       /* the status answered so far, 0 if none */
 fm_http *fm_http_req_server(const fm_http_req *r);
@@ -119,6 +146,8 @@ void fm_http_req_on_done(fm_http_req *r, void (*fn)(void *ud, fm_http_req *r, in
 void fm_http_req_set_format(fm_http_req *r, int format); /* for the query metrics; -1 unknown */
 void fm_http_req_set_pod(fm_http_req *r, const char *pod);   /* X-Featherman-Pod of this answer */
 void fm_http_req_set_query_id(fm_http_req *r, const char *id); /* X-Featherman-Query-Id of this answer */
+/* monotonic ms by which a streamed answer must be taken by the client (see responses); 0: none */
+void fm_http_req_set_deadline(fm_http_req *r, int64_t deadline_ms);
 
 /* ---- answers (one per request) ---------------------------------------------------------------- */
 
@@ -136,7 +165,10 @@ void fm_http_abandon(fm_http_req *r, int status);
 /* ---- pieces the roles share ------------------------------------------------------------------- */
 
 /* the token of an "Authorization: Bearer <token>" header value (scheme case-insensitive,
- * spaces after it skipped), or NULL when the header is absent, of another scheme, or empty */
+ * spaces after it skipped), or NULL when the header is absent, of another scheme, or empty. The
+ * rest is the token exactly as sent, trailing whitespace included: a server stores its tokens
+ * trimmed (a Secret or a file easily gains a newline), so a presented token with whitespace
+ * around it is not one of them — and trimming here would make two spellings of one credential. */
 const char *fm_http_bearer(const char *authorization);
 /* a token kept only as its SHA-256; comparing hashes takes the same time whatever the token's
  * length and content */
@@ -144,11 +176,15 @@ typedef struct {
     unsigned char sha256[32];
 } fm_http_token;
 void fm_http_token_set(fm_http_token *t, const char *token, size_t len);
+/* a stored token without the whitespace around it (spaces, tabs, CR, LF): returns where it
+ * starts and sets *len to its length. Servers apply it to every token they load. */
+const char *fm_http_token_trim(const char *t, size_t *len);
 int fm_http_token_equal(const fm_http_token *t, const char *token, size_t len);
 /* 1 when the token equals any of the n; every one is compared (no early exit) */
 int fm_http_token_in(const fm_http_token *set, size_t n, const char *token, size_t len);
 /* the GET /healthz handler of every role: the process is alive and serving ("ok") */
 void fm_http_healthz(fm_http_req *r, void *ud);
-/* 1 when the peer of the socket hung up (checked without blocking) */
+/* 1 when the peer of the socket hung up or half-closed (checked without blocking; it cannot tell
+ * the two apart — fm_http_req_client_gone can) */
 int fm_http_fd_hung_up(int fd);
 #endif

@@ -81,6 +81,12 @@ class Server:
         h.update(headers or {})
         return requests.post(self.url + "/query", json=body, headers=h, stream=stream, timeout=kw.get("timeout", 120))
 
+    def status(self):
+        """GET /status, which needs the server's own token"""
+        r = requests.get(self.url + "/status", headers={"Authorization": f"Bearer {self.token}"}, timeout=5)
+        assert r.status_code == 200, r.text
+        return r.json()
+
     def rows(self, sql, catalog=None):
         r = self.query(sql, fmt="ndjson", catalog=catalog)
         assert r.status_code == 200, r.text

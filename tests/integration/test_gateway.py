@@ -9,6 +9,7 @@ import base64
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -172,7 +173,7 @@ def _ready_ip(kc, ns, name):
 
 
 def pod_status(ip):
-    return requests.get(f"http://{ip}:8080/status", timeout=5).json()
+    return requests.get(f"http://{ip}:8080/status", headers={"Authorization": f"Bearer {INTERNAL}"}, timeout=5).json()
 
 
 def q(e, sql, catalog="lake", **kw):
@@ -423,6 +424,161 @@ def test_second_gateway_on_a_port_in_use_is_refused(gw):
     assert "LeakSanitizer" not in out, out
     for _ in range(10):  # every query still reaches the first gateway
         assert q(gw, "SELECT 1").status_code == 200
+
+
+def test_gateway_idle_connections_do_not_starve_it(gw):
+    import socket
+    socks = []
+    try:
+        for i in range(2100):  # above the 2,050 that used to take the gateway down
+            c = socket.create_connection(("127.0.0.1", gw.gw.port))
+            if i % 2:
+                c.sendall(b"POST /query HTTP/1.1\r\nHost: x\r\n")  # headers that never end
+            socks.append(c)
+        assert requests.get(gw.gw.url + "/healthz", timeout=5).status_code == 200
+        assert requests.get(gw.gw.url + "/readyz", timeout=5).status_code == 200
+        r = q(gw, "SELECT 7 AS x", fmt="csv", timeout=10)
+        assert r.status_code == 200 and r.text.splitlines() == ["x", "7"], r.text
+        by_fd = {c.fileno(): c for c in socks}
+        p = select.poll()
+        for fd in by_fd:
+            p.register(fd, select.POLLIN)
+        deadline = time.time() + 60
+        while by_fd:  # each is closed: evicted for a newer one, or by the unauthenticated timeout
+            assert time.time() < deadline, f"{len(by_fd)} idle connections still open after 60 s"
+            for fd, _ in p.poll(1000):
+                try:
+                    closed = by_fd[fd].recv(4096) == b""
+                except ConnectionError:
+                    closed = True
+                if closed:
+                    p.unregister(fd)
+                    del by_fd[fd]
+    finally:
+        for c in socks:
+            c.close()
+
+
+def test_gateway_answers_a_client_that_half_closed_after_its_request(gw):
+    import socket
+    body = json.dumps({"sql": "SELECT count(*) AS n FROM range(300000000)", "catalog": "lake",
+                       "format": "csv"}).encode()
+    s = socket.create_connection(("127.0.0.1", gw.gw.port))
+    s.settimeout(60)
+    s.sendall(b"POST /query HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + gw.gw.token.encode() +
+              b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    s.shutdown(socket.SHUT_WR)
+    out = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        out += d
+    s.close()
+    if out.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"):  # sent to tell a closed socket from a half-closed one
+        out = out[len(b"HTTP/1.1 100 Continue\r\n\r\n"):]
+    assert out.startswith(b"HTTP/1.1 200 ") and b"300000000" in out and out.endswith(b"0\r\n\r\n"), out
+
+
+def test_gateway_cuts_off_a_client_that_stops_reading(gw):
+    import socket
+    ip = gw.pod_ip["lake-w1"]
+    _wait_busy(gw, ip, 0)
+    body = json.dumps({"sql": "SELECT repeat('x', 1000) AS s FROM range(100000000000)", "catalog": "lake",
+                       "format": "csv"}).encode()
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", gw.gw.port))
+    s.settimeout(30)
+    t0 = time.time()
+    s.sendall(b"POST /query HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + gw.gw.token.encode() +
+              b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    assert s.recv(512).startswith(b"HTTP/1.1 200 ")
+    # the client reads nothing more: the pod and the gateway's lease are freed after maxQueryDuration (4 s)
+    _wait_busy(gw, ip, 0, timeout=30)
+    freed = time.time() - t0
+    r = q(gw, "SELECT 1", timeout=30)
+    assert r.status_code == 200, r.text
+    s.close()
+    print(f"pod freed {freed:.1f} s after the request (maxQueryDuration 4 s)")
+
+
+def _limited_gateway(gw, name, grace="1500ms"):
+    """a gateway process whose API access is a ServiceAccount's, so RBAC can take it away"""
+    kc, ns = gw.kc, gw.ns
+    kc.kubectl("create", "serviceaccount", name, "-n", ns)
+    kc.apply(json.dumps({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": name},
+                         "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+                                   {"apiGroups": [GROUP], "resources": ["ducklakepools", "ducklakecatalogs"],
+                                    "verbs": ["get", "list", "watch", "patch"]}]}), ns)
+    for role, secret_name in ((name, None), (name + "-tokens", "featherman-query-tokens"),
+                              (name + "-internal", "featherman-internal-token")):
+        if secret_name:
+            kc.apply(json.dumps({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                                 "metadata": {"name": role},
+                                 "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"],
+                                            "resourceNames": [secret_name]}]}), ns)
+        kc.kubectl("create", "rolebinding", role, f"--role={role}", f"--serviceaccount={ns}:{name}", "-n", ns)
+    token = kc.kubectl("create", "token", name, "-n", ns, "--duration", "1h").strip()
+    cluster = json.loads(kc.kubectl("config", "view", "--raw", "--minify", "-o", "json"))["clusters"][0]
+    kubeconfig = os.path.join(gw.tmp, name + ".kubeconfig")
+    with open(kubeconfig, "w") as f:
+        json.dump({"apiVersion": "v1", "kind": "Config", "clusters": [{"name": "c", "cluster": cluster["cluster"]}],
+                   "users": [{"name": "u", "user": {"token": token}}],
+                   "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u", "namespace": ns}}],
+                   "current-context": "x"}, f)
+    port = free_port()
+    state = tempfile.mkdtemp(prefix="fm-gw-limited-")
+    return Gateway(["--listen", f"127.0.0.1:{port}", "--namespace", ns, "--kubeconfig", kubeconfig, "--image",
+                    "featherman", "--token-refresh-ms", "300", "--token-grace-ms", grace, "--no-fallback"],
+                   gw.gw.token, port, state)
+
+
+def test_gateway_fails_closed_when_its_tokens_cannot_be_read(gw):
+    kc, ns = gw.kc, gw.ns
+    g = _limited_gateway(gw, "gw-limited")
+    h = {"Authorization": f"Bearer {g.token}"}
+
+    def query():
+        return requests.post(g.url + "/query", json={"sql": "SELECT 1", "catalog": "lake"}, headers=h, timeout=30)
+
+    try:
+        # without the internal token the query fails, and the body names no Secret or ServiceAccount
+        kc.kubectl("delete", "rolebinding", "gw-limited-internal", "-n", ns)
+        r = kc.wait(lambda: (lambda r: [r] if r.status_code == 503 else None)(query()), 30, "a 503")[0]
+        for secret_word in ("featherman-internal-token", "gw-limited", "serviceaccount", "forbidden", ns):
+            assert secret_word not in r.text, r.text
+        assert r.json()["error"]["message"] and r.headers["X-Featherman-Query-Id"] in r.text, r.text
+        kc.kubectl("create", "rolebinding", "gw-limited-internal", "--role=gw-limited-internal",
+                   f"--serviceaccount={ns}:gw-limited", "-n", ns)
+        kc.wait(lambda: query().status_code == 200, 30, "queries to work again")
+        # the tokens Secret becomes unreadable: after the grace period, 503 and not ready
+        kc.kubectl("delete", "rolebinding", "gw-limited-tokens", "-n", ns)
+        kc.wait(lambda: requests.get(g.url + "/readyz", timeout=5).status_code == 503, 30, "/readyz to fail")
+        r = query()
+        assert r.status_code == 503 and r.json()["error"]["code"] == "unavailable", r.text
+        assert requests.get(g.url + "/healthz", timeout=5).status_code == 200
+        # a token revoked meanwhile never works again, not even once the Secret is readable
+        revoked = g.token
+        other = "client-c-" + uuid.uuid4().hex
+        kc.kubectl("patch", "secret", "featherman-query-tokens", "-n", ns, "--type", "json", "-p",
+                   json.dumps([{"op": "replace", "path": "/data",
+                                "value": {"c": base64.b64encode(other.encode()).decode()}}]))
+        assert query().status_code == 503
+        kc.kubectl("create", "rolebinding", "gw-limited-tokens", "--role=gw-limited-tokens",
+                   f"--serviceaccount={ns}:gw-limited", "-n", ns)
+        kc.wait(lambda: requests.get(g.url + "/readyz", timeout=5).status_code == 200, 30, "/readyz to pass again")
+        assert query().status_code == 401
+        h["Authorization"] = f"Bearer {other}"
+        assert query().status_code == 200
+    finally:
+        g.token = h["Authorization"].split(" ", 1)[1]
+        logs = g.stop(check=False)
+        assert g.proc.returncode == 0, logs[-4000:]
+        assert "refusing every query until it is read" in logs, logs[-4000:]
+    # the fixture's gateway goes on with the new token
+    gw.gw.token = other
+    kc.wait(lambda: q(gw, "SELECT 1").status_code == 200, 10, "the new token on the main gateway")
 
 
 @pytest.mark.parametrize("args, needle", [

@@ -165,7 +165,7 @@ def test_featherman_local_answers_inside_the_locked_down_container(built, tmp_pa
                         "3,Edsger,NL,2024-03-20 08:15:00\n"
                         "4,Barbara,US,2024-04-02 17:45:00\n"
                         "5,Hedy,AT,2024-05-09 11:20:00\n")
-        status = requests.get(url + "/status", timeout=5).json()
+        status = requests.get(url + "/status", headers={"Authorization": f"Bearer {token}"}, timeout=5).json()
         assert status["sandboxed"] is True and status["version"] == VERSION
         podman("stop", "-t", "30", name)
         assert podman("inspect", "--format", "{{.State.ExitCode}}", name).stdout.strip() == "0", \

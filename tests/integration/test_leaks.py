@@ -80,7 +80,7 @@ def workload(srv):
         th.join()
     assert not errors, errors
     for path in ("/status", "/metrics", "/healthz", "/readyz"):
-        assert requests.get(srv.url + path, timeout=5).status_code == 200
+        assert requests.get(srv.url + path, headers={"Authorization": f"Bearer {srv.token}"}, timeout=5).status_code == 200
 
 
 def test_local_has_no_leaks():

@@ -88,6 +88,5 @@ def test_ordinary_work_still_works(srv):
 
 
 def test_status_reports_the_sandbox(srv):
-    import requests
-    st = requests.get(srv.url + "/status", timeout=5).json()
+    st = srv.status()
     assert "sandboxed" in st

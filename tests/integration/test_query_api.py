@@ -170,17 +170,17 @@ def test_client_disconnect_cancels_the_query(srv):
     s.sendall(b"POST /query HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + srv.token.encode() +
               b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
     time.sleep(0.5)
-    assert requests.get(srv.url + "/status", timeout=5).json()["busy"] >= 1
+    assert srv.status()["busy"] >= 1
     s.close()
     deadline = time.time() + 15
-    while requests.get(srv.url + "/status", timeout=5).json()["busy"] != 0:
+    while srv.status()["busy"] != 0:
         assert time.time() < deadline, "the query kept running after its client left"
         time.sleep(0.1)
     assert 'featherman_query_errors_total{stage="cancelled"}' in requests.get(srv.url + "/metrics", timeout=5).text
 
 
 def test_status_health_and_metrics(srv):
-    st = requests.get(srv.url + "/status", timeout=5).json()
+    st = srv.status()
     assert st["role"] == "local" and st["slots"] >= 1 and "startedAt" in st and st["queriesServed"] >= 1
     assert st["catalogs"][0]["name"] == "lake"
     assert requests.get(srv.url + "/healthz", timeout=5).status_code == 200

@@ -122,7 +122,7 @@ def test_serve_answers_409_when_its_slot_is_busy_and_read_only_refuses_writes(mi
         th.start()
         import requests
         deadline = time.time() + 30  # wait until the long query holds the only slot
-        while requests.get(srv.url + "/status", timeout=5).json()["busy"] < 1:
+        while srv.status()["busy"] < 1:
             assert time.time() < deadline and th.is_alive(), "the long query never took the slot"
             time.sleep(0.01)
         busy = srv.query("SELECT 1")  # another one is turned away
@@ -131,7 +131,7 @@ def test_serve_answers_409_when_its_slot_is_busy_and_read_only_refuses_writes(mi
         assert busy is not None and busy.status_code == 409, busy.text
         st = srv.query  # noqa
         import requests
-        status = requests.get(srv.url + "/status", timeout=5).json()
+        status = srv.status()
         assert status["role"] == "worker" and status["slots"] == 1 and status["catalogs"][0]["readOnly"] is True
     finally:
         srv.stop()

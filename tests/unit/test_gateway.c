@@ -226,15 +226,16 @@ FM_TEST(gw_tokset_rotation) {
     CHECK(!fm_tokset_check(s, "a", 1)); /* empty: nothing passes, not even "" */
     CHECK(!fm_tokset_check(s, "", 0));
     json_error_t je;
-    /* "old-token\n" and "new-token" base64, plus stringData */
+    /* "old-token\n" and "new-token" base64, plus stringData with whitespace around it */
     json_t *sec = json_loads("{\"data\":{\"a\":\"b2xkLXRva2VuCg==\",\"b\":\"bmV3LXRva2Vu\",\"empty\":\"\"},"
-                             "\"stringData\":{\"c\":\"plain-token\"}}", 0, &je);
+                             "\"stringData\":{\"c\":\" \\tplain-token \"}}", 0, &je);
     size_t n = 0;
     CHECK(fm_tokset_load_secret(s, sec, &n) == 0 && n == 3 && fm_tokset_size(s) == 3);
     CHECK(fm_tokset_check(s, "old-token", 9));
     CHECK(fm_tokset_check(s, "new-token", 9));
     CHECK(fm_tokset_check(s, "plain-token", 11));
     CHECK(!fm_tokset_check(s, "old-token\n", 10));
+    CHECK(!fm_tokset_check(s, " \tplain-token ", 14)); /* presented tokens are compared as sent */
     CHECK(!fm_tokset_check(s, "new-toke", 8));
     CHECK(!fm_tokset_check(s, "", 0));
     /* rotation: the old key removed */
@@ -243,7 +244,7 @@ FM_TEST(gw_tokset_rotation) {
     CHECK(!fm_tokset_check(s, "old-token", 9));
     CHECK(fm_tokset_check(s, "new-token", 9));
     CHECK(fm_tokset_load_secret(s, NULL, &n) == -1 && fm_tokset_size(s) == 2); /* not a Secret: unchanged */
-    const char *list[] = {"x", "  ", NULL};
+    const char *list[] = {" x\n", "  ", NULL};
     CHECK(fm_tokset_set(s, list, 3) == 1 && fm_tokset_check(s, "x", 1) && !fm_tokset_check(s, "new-token", 9));
     fm_tokset_set(s, NULL, 0);
     CHECK(!fm_tokset_check(s, "x", 1));
@@ -292,8 +293,9 @@ FM_TEST(gw_cmd_options) {
     fm_gw_config c;
     fm_err e;
     char *ok[] = {"gateway", "--listen", "127.0.0.1:9090", "--worker-port", "8081", "--drain-ms", "85000",
-                  "--token-refresh-ms", "2s", "--max-body", "2MiB", "--no-fallback", NULL};
-    CHECK(fm_gw_cmd(12, ok, &c, &e) == FM_GW_RUN);
+                  "--token-refresh-ms", "2s", "--max-body", "2MiB", "--no-fallback", "--token-grace-ms", "5s", NULL};
+    CHECK(fm_gw_cmd(14, ok, &c, &e) == FM_GW_RUN);
+    CHECK(c.token_grace_ms == 5000);
     CHECK_STR(c.listen_addr, "127.0.0.1");
     CHECK(c.listen_port == 9090 && c.worker_port == 8081 && c.drain_ms == 85000 && c.token_refresh_ms == 2000);
     CHECK(c.max_body == 2u << 20 && c.fallback == 0 && c.fallback_wait_ms == 60000);
@@ -305,6 +307,7 @@ FM_TEST(gw_cmd_options) {
         {"--worker-port", "0", "--worker-port: expected an integer from 1 to 65535, got \"0\""},
         {"--worker-port", "8o8o", "--worker-port: expected an integer"},
         {"--token-refresh-ms", "soon", "--token-refresh-ms: expected a duration"},
+        {"--token-grace-ms", "never", "--token-grace-ms: expected a duration"},
         {"--fallback-wait-ms", "10", "--fallback-wait-ms: expected a duration"}, /* below 1 s */
         {"--drain-ms", "1y", "--drain-ms: expected a duration"},
         {"--max-body", "0", "--max-body: expected a size"},

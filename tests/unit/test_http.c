@@ -2,12 +2,17 @@
  * errors as JSON bodies, the route prologue (Bearer, body limit → 413, both announced and
  * chunked), the standard headers on answers and errors, streaming (whole and broken), the
  * request's on_done actions, per-endpoint metrics, a second bind of a port in use, and quiesce
- * + drain (an in-flight request completes, a new connection is refused). */
+ * + drain (an in-flight request completes, a new connection is refused), and over raw sockets
+ * the strict framing (ambiguous lengths → 400 and close), the bound on unauthenticated
+ * connections (evicted oldest first, closed after their timeout, while others are served),
+ * admin routes, tokens that cannot be checked (503), and a client that stops reading a stream
+ * with a deadline (cut off, its on_done runs as failed). */
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -21,6 +26,9 @@
 #include "unit.h"
 
 #define TOKEN "s3cret-token"
+#define ADMIN_TOKEN "admin-token"
+
+static atomic_int tokens_unavailable; /* 1: auth answers "cannot check" */
 
 /* ---- a client ---------------------------------------------------------------------------------- */
 
@@ -199,11 +207,32 @@ static void on_slow(fm_http_req *r, void *ud) {
 }
 
 static int auth(void *ud, const char *token, size_t len) {
-    static fm_http_token want;
-    static int set;
+    fm_http_token want[2];
     (void)ud;
-    if (!set) fm_http_token_set(&want, TOKEN, strlen(TOKEN)), set = 1;
+    if (atomic_load(&tokens_unavailable)) return -1;
+    fm_http_token_set(&want[0], TOKEN, strlen(TOKEN));
+    fm_http_token_set(&want[1], ADMIN_TOKEN, strlen(ADMIN_TOKEN));
+    return fm_http_token_in(want, 2, token, len);
+}
+
+static int admin(void *ud, const char *token, size_t len) {
+    fm_http_token want;
+    (void)ud;
+    fm_http_token_set(&want, ADMIN_TOKEN, strlen(ADMIN_TOKEN));
     return fm_http_token_equal(&want, token, len);
+}
+
+/* an endless stream that the client must take within a second */
+static ssize_t read_endless(void *ud, char *buf, size_t max) {
+    (void)ud;
+    memset(buf, 'x', max);
+    return (ssize_t)max;
+}
+
+static void on_endless(fm_http_req *r, void *ud) {
+    fm_http_req_on_done(r, count_done, ud);
+    fm_http_req_set_deadline(r, fm_http_req_start_ms(r) + 1000);
+    fm_http_stream(r, 200, "text/plain", read_endless, ud);
 }
 
 static const fm_http_route ROUTES[] = {
@@ -214,6 +243,8 @@ static const fm_http_route ROUTES[] = {
     {"GET", "/stream", 0, on_stream},
     {"GET", "/broken", 0, on_broken},
     {"GET", "/slow", 0, on_slow},
+    {"GET", "/admin", FM_HTTP_ADMIN, on_hello},
+    {"GET", "/endless", 0, on_endless},
 };
 
 static fm_http *start(state *s, int port, fm_err *err) {
@@ -223,9 +254,42 @@ static fm_http *start(state *s, int port, fm_err *err) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     fm_http_config c = {.name = "test", .addr = "127.0.0.1", .port = port, .routes = ROUTES,
                         .nroutes = sizeof ROUTES / sizeof ROUTES[0], .ud = s, .auth = auth, .max_body = 64,
-                        .pod = "test-pod", .id_prefix = "t"};
+                        .pod = "test-pod", .id_prefix = "t", .admin = admin, .unauth_limit = 8, .unauth_timeout_s = 2};
     fm_err_clear(err);
     return fm_http_start(&c, err);
+}
+
+static int raw_connect(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* reads until the server closes (1) or wait_ms pass without it (0) */
+static int read_to_eof(int fd, fm_buf *out, int wait_ms) {
+    char b[4096];
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, wait_ms) <= 0) return 0;
+        ssize_t n = recv(fd, b, sizeof b, 0);
+        if (n <= 0) return 1;
+        if (out) fm_buf_append(out, b, (size_t)n);
+    }
+}
+
+/* sends one raw request; the answer is in out; 1 when the server closed the connection after it */
+static int raw(int port, const char *req, fm_buf *out) {
+    int fd = raw_connect(port);
+    if (fd < 0) return 0;
+    send(fd, req, strlen(req), MSG_NOSIGNAL);
+    int closed = read_to_eof(fd, out, 10000);
+    close(fd);
+    return closed;
 }
 
 static void state_destroy(state *s) {
@@ -497,5 +561,190 @@ FM_TEST(http_quiesce_and_drain) {
     resp_free(&b.r);
     fm_http_stop(h);
     CHECK(open_fds() == fds); /* the quiesced listening socket was closed too */
+    state_destroy(&s);
+}
+
+FM_TEST(http_token_trim_and_exact_bearer) {
+    size_t n = strlen(" \t tok en\r\n");
+    const char *t = fm_http_token_trim(" \t tok en\r\n", &n);
+    CHECK(n == 6 && !strncmp(t, "tok en", 6));
+    n = 3;
+    t = fm_http_token_trim(" \n ", &n);
+    CHECK(n == 0);
+    /* the presented token is taken exactly as sent: surrounding whitespace is part of it */
+    CHECK_STR(fm_http_bearer("Bearer abc "), "abc ");
+    state s;
+    fm_err err;
+    fm_http *h = start(&s, 0, &err);
+    CHECK(h != NULL);
+    if (!h) return;
+    resp r;
+    call(fm_http_port(h), "POST", "/echo", "Bearer " TOKEN " ", "x", 0, &r);
+    CHECK(r.status == 401);
+    resp_free(&r);
+    call(fm_http_port(h), "POST", "/echo", "Bearer " TOKEN, "x", 0, &r);
+    CHECK(r.status == 200);
+    resp_free(&r);
+    fm_http_stop(h);
+    state_destroy(&s);
+}
+
+FM_TEST(http_strict_framing) {
+    state s;
+    fm_err err;
+    fm_http *h = start(&s, 0, &err);
+    CHECK(h != NULL);
+    if (!h) return;
+    int port = fm_http_port(h);
+    static const struct {
+        const char *headers, *body, *why;
+    } bad[] = {
+        {"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n", "1\r\nx\r\n0\r\n\r\n", "both Content-Length and Transfer-Encoding"},
+        {"Transfer-Encoding: chunked\r\nContent-Length: 3\r\n", "1\r\nx\r\n0\r\n\r\n", "both Content-Length and Transfer-Encoding"},
+        {"Content-Length: 1\r\nContent-Length: 2\r\n", "xy", "more than one Content-Length"},
+        {"Content-Length: 1\r\nContent-Length: 1\r\n", "x", "more than one Content-Length"},
+        {"Transfer-Encoding: gzip\r\n", "xxxx", "Transfer-Encoding \\\"gzip\\\" is not supported"},
+        {"Transfer-Encoding: gzip, chunked\r\n", "1\r\nx\r\n0\r\n\r\n", "is not supported"},
+        {"Transfer-Encoding: identity\r\n", "x", "is not supported"},
+        {"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", "1\r\nx\r\n0\r\n\r\n", "more than one Transfer-Encoding"},
+        {"Transfer-Encoding : chunked\r\n", "1\r\nx\r\n0\r\n\r\n", "contains whitespace"},
+        {"Content-Length\t: 1\r\n", "x", "contains whitespace"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char req[512];
+        snprintf(req, sizeof req, "POST /echo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN "\r\n%s\r\n%s",
+                 bad[i].headers, bad[i].body);
+        fm_buf out;
+        fm_buf_init(&out);
+        CHECK(raw(port, req, &out)); /* closed after the answer, nothing more read as a request */
+        CHECK(out.data && !strncmp(out.data, "HTTP/1.1 400 ", 13));
+        CHECK(out.data && strstr(out.data, "Connection: close\r\n") != NULL);
+        CHECK(out.data && strstr(out.data, bad[i].why) != NULL);
+        CHECK(out.data && strstr(out.data, "HTTP/1.1 200") == NULL); /* no hidden second request ran */
+        fm_buf_free(&out);
+    }
+    /* Transfer-Encoding in HTTP/1.0, and on a route without a body */
+    fm_buf out;
+    fm_buf_init(&out);
+    CHECK(raw(port, "POST /echo HTTP/1.0\r\nAuthorization: Bearer " TOKEN "\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", &out));
+    CHECK(out.data && strstr(out.data, " 400 ") && strstr(out.data, "HTTP/1.0 request"));
+    fm_buf_reset(&out);
+    CHECK(raw(port, "GET /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n", &out));
+    CHECK(out.data && strstr(out.data, " 400 ") != NULL);
+    fm_buf_reset(&out);
+    /* what is unambiguous still works: chunked alone, a length alone */
+    CHECK(raw(port, "POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer " TOKEN
+                    "\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", &out));
+    CHECK(out.data && strstr(out.data, " 200 ") && strstr(out.data, "\r\n\r\nok"));
+    fm_buf_reset(&out);
+    CHECK(raw(port, "POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer " TOKEN
+                    "\r\nContent-Length: 2\r\n\r\nok", &out));
+    CHECK(out.data && strstr(out.data, " 200 ") && strstr(out.data, "\r\n\r\nok"));
+    fm_buf_free(&out);
+    fm_http_stop(h);
+    state_destroy(&s);
+}
+
+FM_TEST(http_admin_routes_and_unavailable_tokens) {
+    state s;
+    fm_err err;
+    fm_http *h = start(&s, 0, &err);
+    CHECK(h != NULL);
+    if (!h) return;
+    int port = fm_http_port(h);
+    resp r;
+    call(port, "GET", "/admin", NULL, NULL, 0, &r);
+    CHECK(r.status == 401);
+    resp_free(&r);
+    call(port, "GET", "/admin", "Bearer " TOKEN, NULL, 0, &r);
+    CHECK(r.status == 403 && has(&r, "needs an admin token"));
+    resp_free(&r);
+    call(port, "GET", "/admin", "Bearer " ADMIN_TOKEN, NULL, 0, &r);
+    CHECK(r.status == 200);
+    resp_free(&r);
+    atomic_store(&tokens_unavailable, 1);
+    call(port, "POST", "/echo", "Bearer " TOKEN, "x", 0, &r);
+    CHECK(r.status == 503 && has(&r, "cannot check tokens"));
+    resp_free(&r);
+    atomic_store(&tokens_unavailable, 0);
+    call(port, "POST", "/echo", "Bearer " TOKEN, "x", 0, &r);
+    CHECK(r.status == 200);
+    resp_free(&r);
+    fm_http_stop(h);
+    state_destroy(&s);
+}
+
+FM_TEST(http_unauthenticated_connections_are_bounded) {
+    state s;
+    fm_err err;
+    fm_http *h = start(&s, 0, &err); /* unauth_limit 8, unauth_timeout_s 2 */
+    CHECK(h != NULL);
+    if (!h) return;
+    int port = fm_http_port(h);
+    enum { N = 40 };
+    int fds[N];
+    for (int i = 0; i < N; i++) fds[i] = raw_connect(port);
+    /* a half-sent request too: its headers never end */
+    send(fds[N - 1], "GET /hello HTTP/1.1\r\nHost: x\r\n", 30, MSG_NOSIGNAL);
+    /* still served, with and without a token */
+    resp r;
+    call(port, "GET", "/hello", NULL, NULL, 0, &r);
+    CHECK(r.status == 200);
+    resp_free(&r);
+    call(port, "POST", "/echo", "Bearer " TOKEN, "x", 0, &r);
+    CHECK(r.status == 200);
+    resp_free(&r);
+    /* the oldest were closed to make room, at once */
+    CHECK(read_to_eof(fds[0], NULL, 10000));
+    /* the rest are closed by the short timeout, without a request ever arriving */
+    for (int i = 0; i < N; i++) {
+        CHECK(fds[i] >= 0 && read_to_eof(fds[i], NULL, 20000));
+        close(fds[i]);
+    }
+    fm_buf m;
+    fm_buf_init(&m);
+    fm_http_metrics_render(h, &m);
+    CHECK(strstr(m.data, "featherman_http_connections_evicted_total ") != NULL);
+    CHECK(strstr(m.data, "featherman_http_connections_evicted_total 0\n") == NULL);
+    fm_buf_free(&m);
+    /* an authenticated keep-alive connection is not held to the short timeout nor evicted */
+    int fd = raw_connect(port);
+    const char *req = "POST /echo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN "\r\nContent-Length: 2\r\n\r\nok";
+    send(fd, req, strlen(req), MSG_NOSIGNAL);
+    char b[1024];
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    CHECK(poll(&p, 1, 10000) == 1 && recv(fd, b, sizeof b, 0) > 0);
+    for (int i = 0; i < N; i++) close(raw_connect(port)); /* a burst of new unauthenticated ones */
+    for (int i = 0; i < N; i++) fds[i] = raw_connect(port);
+    send(fd, req, strlen(req), MSG_NOSIGNAL); /* the connection still serves */
+    CHECK(poll(&p, 1, 10000) == 1 && recv(fd, b, sizeof b, 0) > 0 && !strncmp(b, "HTTP/1.1 200", 12));
+    for (int i = 0; i < N; i++) close(fds[i]);
+    close(fd);
+    fm_http_stop(h);
+    state_destroy(&s);
+}
+
+FM_TEST(http_deadline_cuts_off_a_client_that_stops_reading) {
+    state s;
+    fm_err err;
+    fm_http *h = start(&s, 0, &err);
+    CHECK(h != NULL);
+    if (!h) return;
+    int fd = raw_connect(fm_http_port(h));
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    const char *req = "GET /endless HTTP/1.1\r\nHost: x\r\n\r\n";
+    send(fd, req, strlen(req), MSG_NOSIGNAL);
+    char b[256];
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    CHECK(poll(&p, 1, 10000) == 1 && recv(fd, b, sizeof b, 0) > 0 && !strncmp(b, "HTTP/1.1 200", 12));
+    /* the client reads no more: the request ends as failed once its deadline passed */
+    for (int i = 0; i < 2000 && atomic_load(&s.done_calls) == 0; i++) {
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    CHECK(atomic_load(&s.done_calls) == 1 && atomic_load(&s.done_completed) == 0);
+    close(fd);
+    fm_http_stop(h);
     state_destroy(&s);
 }

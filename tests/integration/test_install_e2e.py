@@ -1,0 +1,285 @@
+"""The install a user makes, on a real node: the kubelet test cluster (tests/cluster/up --kubelet:
+kubelet, containerd, runc, CNI bridge, kube-proxy, kube-scheduler) runs the image scripts/image.sh
+built, loaded from its tarball. config/crd, config/operator and config/gateway are applied exactly
+as shipped (they already name the image the tarball carries), so the operator and the gateway run
+as Pods under their own ServiceAccounts and RBAC, with their security contexts, and every Job and
+pool Pod the operator makes runs in containerd. MinIO runs on the host, on the node's bridge
+address, which Pods reach and nothing outside this machine does.
+
+The flow: a catalog (SQLite metadata on a local PersistentVolume, data in MinIO), a table, a pool
+whose Pod turns Ready under the kubelet's probe, rows written and read with a client token through
+the gateway's Service (its cluster IP, through kube-proxy), and the table materialized to Parquet.
+The figures it measures (pool Pod start → Ready, the suite's steps) are printed."""
+import base64
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+
+import pyarrow.parquet as pq
+import pytest
+import requests
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "cluster"))
+from fixture import kubelet_cluster  # noqa: E402,F401
+from services import ROOT, config, free_port  # noqa: E402
+
+VERSION = open(os.path.join(ROOT, "VERSION")).read().strip()
+IMAGE = f"featherman:{VERSION}"
+GROUP, CRD_VERSION = "ducklake.featherman.dev", "v1alpha1"
+PLURAL = {"DuckLakeCatalog": "ducklakecatalogs", "DuckLakeTable": "ducklaketables", "DuckLakePool": "ducklakepools"}
+TOKEN = "client-" + uuid.uuid4().hex
+S3_KEY, S3_SECRET = "featherman-e2e", "featherman-e2e-secret-1234"
+FIGURES = {}
+
+
+def figure(name, value):
+    FIGURES[name] = value
+    print(f"\nfigure: {name} = {value}", file=sys.stderr)
+
+
+class HostMinIO:
+    """MinIO on the node's bridge address: reachable from Pods (their route to the node) and from here."""
+
+    def __init__(self, host):
+        self.dir = tempfile.mkdtemp(prefix="fm-e2e-minio-")
+        self.endpoint = f"{host}:{free_port()}"
+        env = dict(os.environ, MINIO_ROOT_USER=S3_KEY, MINIO_ROOT_PASSWORD=S3_SECRET, MINIO_BROWSER="off",
+                   MINIO_UPDATE="off", CI="true")
+        self.log = open(os.path.join(self.dir, "minio.log"), "w")
+        self.proc = subprocess.Popen([config()["MINIO_BIN"], "server", os.path.join(self.dir, "data"), "--address",
+                                      self.endpoint, "--console-address", f"127.0.0.1:{free_port()}", "--quiet"],
+                                     env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 60
+        while True:
+            assert self.proc.poll() is None, f"MinIO exited: {open(self.log.name).read()}"
+            try:
+                urllib.request.urlopen(f"http://{self.endpoint}/minio/health/ready", timeout=1)
+                break
+            except OSError:
+                assert time.time() < deadline, "MinIO did not become ready"
+                time.sleep(0.2)
+
+    def client(self):
+        import boto3
+        from botocore.config import Config
+        return boto3.client("s3", endpoint_url=f"http://{self.endpoint}", aws_access_key_id=S3_KEY,
+                            aws_secret_access_key=S3_SECRET, region_name="us-east-1",
+                            config=Config(s3={"addressing_style": "path"}))
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def cluster(kubelet_cluster):
+    kc = kubelet_cluster
+    t = time.time()
+    p = subprocess.run(["nice", os.path.join(ROOT, "scripts", "image.sh")], capture_output=True, text=True, timeout=3600)
+    assert p.returncode == 0, p.stdout + p.stderr
+    built = dict(line.split("=", 1) for line in p.stdout.splitlines() if "=" in line)
+    figure("image build (scripts/image.sh)", f"{time.time() - t:.1f}s")
+    t = time.time()
+    kc.import_image(built["TARBALL"])
+    figure("image import into containerd", f"{time.time() - t:.1f}s")
+    import kubernetes
+    kc.custom = kubernetes.client.CustomObjectsApi(kc.client)
+    kc.apps = kubernetes.client.AppsV1Api(kc.client)
+    kc.coord = kubernetes.client.CoordinationV1Api(kc.client)
+    return kc
+
+
+@pytest.fixture(scope="module")
+def minio(cluster):
+    m = HostMinIO(cluster.node_ip)
+    yield m
+    m.stop()
+
+
+def get(kc, ns, kind, name):
+    return kc.custom.get_namespaced_custom_object(GROUP, CRD_VERSION, ns, PLURAL[kind], name)
+
+
+def condition(kc, ns, kind, name, ctype):
+    for c in get(kc, ns, kind, name).get("status", {}).get("conditions", []):
+        if c["type"] == ctype:
+            return c
+    return None
+
+
+def wait_condition(kc, ns, kind, name, ctype, timeout=240):
+    def ok():
+        c = condition(kc, ns, kind, name, ctype)
+        return c if c and c["status"] == "True" else None
+    try:
+        return kc.wait(ok, timeout, f"{kind} {ns}/{name} {ctype}=True")
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n--- status: {json.dumps(get(kc, ns, kind, name).get('status'), indent=1)}\n"
+                             f"--- operator logs:\n{operator_logs(kc)[-4000:]}") from None
+
+
+def deployment_ready(kc, ns, name, timeout=240):
+    def ok():
+        d = kc.apps.read_namespaced_deployment(name, ns)
+        return d if (d.status.ready_replicas or 0) == d.spec.replicas and d.status.updated_replicas == d.spec.replicas \
+            else None
+    try:
+        return kc.wait(ok, timeout, f"deployment {ns}/{name} ready")
+    except AssertionError as e:
+        pods = kc.kubectl("get", "pods", "-n", ns, "-o", "wide")
+        raise AssertionError(f"{e}\n{pods}\n{kc.kubectl('describe', 'deployment', name, '-n', ns)}") from None
+
+
+def component_pods(kc, ns, component):
+    return [p for p in kc.core.list_namespaced_pod(ns, label_selector=f"app.kubernetes.io/component={component}").items
+            if not p.metadata.deletion_timestamp]
+
+
+def operator_logs(kc):
+    return kc.kubectl("logs", "-n", "featherman-system", "-l", "app.kubernetes.io/component=operator",
+                      "--tail=-1", "--prefix", check=False)
+
+
+def ready(pod):
+    return any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
+
+
+def test_the_shipped_manifests_name_the_image_the_build_makes():
+    for f in ("config/operator/deployment.yaml", "config/gateway/deployment.yaml"):
+        text = open(os.path.join(ROOT, f)).read()
+        assert f"image: {IMAGE}" in text, f"{f} does not run {IMAGE}"
+        other = {w for w in text.replace('"', " ").split() if w.startswith("featherman:")} - {IMAGE}
+        assert not other, f"{f} names other images: {other}"
+
+
+def test_operator_installs_from_config_as_shipped(cluster):
+    kc = cluster
+    kc.kubectl("apply", "-k", os.path.join(ROOT, "config", "crd"))
+    kc.kubectl("wait", "--for=condition=Established", "--timeout=60s", *[f"crd/{p}.{GROUP}" for p in PLURAL.values()])
+    kc.kubectl("apply", "-k", os.path.join(ROOT, "config", "operator"))
+    t = time.time()
+    deployment_ready(kc, "featherman-system", "featherman-operator")
+    figure("operator Deployment applied → 2/2 Ready", f"{time.time() - t:.1f}s")
+    pods = component_pods(kc, "featherman-system", "operator")
+    assert len(pods) == 2
+    for p in pods:
+        assert p.spec.service_account_name == "featherman-operator"
+        assert p.spec.containers[0].image == IMAGE
+        assert p.spec.security_context.run_as_user == 65532
+        assert p.spec.containers[0].security_context.read_only_root_filesystem
+        assert p.status.pod_ip.startswith("10.244.0.")
+    # one leader, the other one standing by (the standby has its own address and health port)
+    lease = kc.wait(lambda: kc.coord.read_namespaced_lease("featherman-operator", "featherman-system"), 60, "the Lease")
+    assert lease.spec.holder_identity.rsplit("-", 1)[0] in {p.metadata.name for p in pods}, lease.spec.holder_identity
+    logs = operator_logs(kc)
+    assert "forbidden" not in logs.lower(), logs[-4000:]
+
+
+def test_catalog_tables_pool_and_queries_through_the_gateway_service(cluster, minio):
+    kc = cluster
+    ns = kc.namespace("e2e")
+    bucket = f"e2e-{uuid.uuid4().hex[:8]}"
+    minio.client().create_bucket(Bucket=bucket)
+    kc.kubectl("create", "secret", "generic", "s3-credentials", "-n", ns,
+               f"--from-literal=AWS_ACCESS_KEY_ID={S3_KEY}", f"--from-literal=AWS_SECRET_ACCESS_KEY={S3_SECRET}")
+    kc.kubectl("create", "secret", "generic", "featherman-query-tokens", "-n", ns, f"--from-literal=alice={TOKEN}")
+
+    # catalog → table, each made by a Job of the image
+    t = time.time()
+    kc.apply(json.dumps({"apiVersion": f"{GROUP}/{CRD_VERSION}", "kind": "DuckLakeCatalog", "metadata": {"name": "lake"},
+                         "spec": {"objectStore": {"endpoint": minio.endpoint, "bucket": bucket, "prefix": "lake/",
+                                                  "useSSL": False, "credentialsSecret": {"name": "s3-credentials"}}}}), ns)
+    columns = [{"name": "id", "type": "INTEGER", "nullable": False}, {"name": "name", "type": "VARCHAR"},
+               {"name": "country", "type": "VARCHAR"}, {"name": "created_at", "type": "TIMESTAMP"}]
+    kc.apply(json.dumps({"apiVersion": f"{GROUP}/{CRD_VERSION}", "kind": "DuckLakeTable", "metadata": {"name": "users"},
+                         "spec": {"catalogRef": "lake", "name": "users", "columns": columns,
+                                  "format": {"compression": "ZSTD", "partitioning": ["day(created_at)"]}}}), ns)
+    wait_condition(kc, ns, "DuckLakeCatalog", "lake", "Ready")
+    wait_condition(kc, ns, "DuckLakeTable", "users", "Ready")
+    figure("catalog + table applied → Ready (two Jobs)", f"{time.time() - t:.1f}s")
+
+    # the gateway, as shipped, into this namespace
+    kc.kubectl("apply", "-n", ns, "-k", os.path.join(ROOT, "config", "gateway"))
+    deployment_ready(kc, ns, "featherman-gateway")
+    for p in component_pods(kc, ns, "gateway"):
+        assert p.spec.service_account_name == "featherman-gateway" and p.spec.containers[0].image == IMAGE
+
+    # the pool: its Pod turns Ready only if the kubelet's probe reaches the worker
+    kc.apply(json.dumps({"apiVersion": f"{GROUP}/{CRD_VERSION}", "kind": "DuckLakePool", "metadata": {"name": "pool"},
+                         "spec": {"catalogRef": {"name": "lake"}, "minSize": 1, "maxSize": 2,
+                                  "template": {"resources": {"requests": {"cpu": "100m", "memory": "256Mi"},
+                                                             "limits": {"cpu": "1", "memory": "1Gi"}}}}}), ns)
+    sel = "app.kubernetes.io/component=pool-worker,featherman.dev/pool=pool"
+    pod = kc.wait(lambda: next(iter(kc.core.list_namespaced_pod(ns, label_selector=sel).items), None), 120, "a pool Pod")
+    seen = time.time()
+    try:
+        pod = kc.wait(lambda: next((p for p in kc.core.list_namespaced_pod(ns, label_selector=sel).items if ready(p)),
+                                   None), 180, "the pool Pod to be Ready", interval=0.05)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{kc.kubectl('describe', 'pods', '-n', ns, '-l', sel)}") from None
+    observed = time.time() - seen
+    ready_at = next(c.last_transition_time for c in pod.status.conditions if c.type == "Ready")
+    figure("pool Pod created → Ready (API timestamps, 1 s resolution)",
+           f"{(ready_at - pod.metadata.creation_timestamp).total_seconds():.0f}s")
+    figure("pool Pod first listed → Ready observed (polled every 50 ms)", f"{observed:.2f}s")
+    c = pod.spec.containers[0]
+    assert c.args[c.args.index("--listen") + 1] == "$(POD_IP):8080"
+    assert pod.status.pod_ip.startswith("10.244.0.")
+    wait_condition(kc, ns, "DuckLakePool", "pool", "Ready")
+
+    # a client's queries through the gateway's Service (its cluster IP: kube-proxy, no DNS here)
+    svc = kc.core.read_namespaced_service("featherman-query", ns)
+    url = f"http://{svc.spec.cluster_ip}:{svc.spec.ports[0].port}/query"
+
+    def query(sql, fmt="ndjson", token=TOKEN):
+        return requests.post(url, json={"sql": sql, "catalog": "lake", "format": fmt},
+                             headers={"Authorization": f"Bearer {token}"}, timeout=120)
+    r = query("INSERT INTO users SELECT range, 'user' || range, CASE WHEN range % 3 = 0 THEN 'nl' ELSE 'de' END, "
+              "TIMESTAMP '2026-01-01' + INTERVAL (range % 4) DAY FROM range(300)")
+    assert r.status_code == 200, r.text
+    assert r.headers.get("X-Featherman-Pod") == pod.metadata.name
+    r = query("SELECT country, count(*) AS n FROM users GROUP BY country ORDER BY country")
+    assert r.status_code == 200, r.text
+    assert [json.loads(x) for x in r.text.splitlines()] == [{"country": "de", "n": 200}, {"country": "nl", "n": 100}]
+    times = []
+    for _ in range(20):
+        t = time.time()
+        r = query("SELECT count(*) AS n FROM users WHERE country = 'nl'")
+        times.append(time.time() - t)
+        assert r.status_code == 200 and json.loads(r.text) == {"n": 100}, r.text
+    figure("query through the Service to a warm pool Pod (median of 20)", f"{sorted(times)[10] * 1000:.0f} ms")
+    assert query("SELECT 1", token="wrong").status_code == 401
+
+    # materialization of the table, as the seed's example does it
+    mat = {"enabled": True, "sql": "SELECT country, COUNT(*) AS cnt FROM users GROUP BY country ORDER BY country",
+           "destination": {"bucket": bucket, "prefix": "top_users/"}, "format": {"type": "parquet", "compression": "ZSTD"}}
+    kc.custom.patch_namespaced_custom_object(GROUP, CRD_VERSION, ns, "ducklaketables", "users",
+                                             {"spec": {"materializeTo": mat}})
+    t = time.time()
+    wait_condition(kc, ns, "DuckLakeTable", "users", "Materialized")
+    figure("materialization (a Job) → Materialized", f"{time.time() - t:.1f}s")
+    lm = get(kc, ns, "DuckLakeTable", "users")["status"]["lastMaterialization"]
+    key = lm["location"][len(f"s3://{bucket}/"):]
+    body = minio.client().get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert pq.read_table(io.BytesIO(body)).to_pylist() == [{"country": "de", "cnt": 200}, {"country": "nl", "cnt": 100}]
+
+    # nobody was refused anything: the shipped RBAC covers what the roles did
+    gw_logs = kc.kubectl("logs", "-n", ns, "-l", "app.kubernetes.io/component=gateway", "--tail=-1", check=False)
+    for who, logs in (("operator", operator_logs(kc)), ("gateway", gw_logs)):
+        assert "forbidden" not in logs.lower(), f"{who}:\n{logs[-4000:]}"
+    assert TOKEN not in gw_logs
+    secret = kc.core.read_namespaced_secret("featherman-internal-token", ns)
+    assert base64.b64decode(secret.data["token"]) not in (gw_logs.encode(), b"")

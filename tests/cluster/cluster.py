@@ -373,6 +373,11 @@ spec:
 
 def up(with_runner=True, kubelet=False):
     with locked():
+        info = load_info()
+        if info and (info.get("mode") == "kubelet") != kubelet:  # refused before anything is stopped
+            have, want = ("pod runner", "kubelet") if kubelet else ("kubelet", "pod runner")
+            raise ClusterError(f"{STATE} holds a {have} cluster, not a {want} one: use another FEATHERMAN_CLUSTER_DIR "
+                               "or stop it first with tests/cluster/down")
         for attempt in (1, 2):
             try:
                 return _up(with_runner, kubelet)
@@ -389,10 +394,6 @@ def up(with_runner=True, kubelet=False):
 def _up(with_runner, kubelet=False):
     t0 = time.time()
     info = load_info()
-    if info and (info.get("mode") == "kubelet") != kubelet:
-        have, want = ("pod runner", "kubelet") if kubelet else ("kubelet", "pod runner")
-        raise ClusterError(f"{STATE} holds a {have} cluster, not a {want} one: use another FEATHERMAN_CLUSTER_DIR "
-                           "or stop it first with tests/cluster/down")
     if running(info):
         log(f"reusing the cluster at {info['server']} (state {STATE})")
         if with_runner and not kubelet and not runner_alive():

@@ -276,6 +276,19 @@ def test_catalog_tables_pool_and_queries_through_the_gateway_service(cluster, mi
     body = minio.client().get_object(Bucket=bucket, Key=key)["Body"].read()
     assert pq.read_table(io.BytesIO(body)).to_pylist() == [{"country": "de", "cnt": 200}, {"country": "nl", "cnt": 100}]
 
+    # a catalog without a pool: the gateway's fallback, a one-off Job it creates under its own RBAC
+    kc.apply(json.dumps({"apiVersion": f"{GROUP}/{CRD_VERSION}", "kind": "DuckLakeCatalog", "metadata": {"name": "cold"},
+                         "spec": {"objectStore": {"endpoint": minio.endpoint, "bucket": bucket, "prefix": "cold/",
+                                                  "useSSL": False, "credentialsSecret": {"name": "s3-credentials"}}}}), ns)
+    wait_condition(kc, ns, "DuckLakeCatalog", "cold", "Ready")
+    t = time.time()
+    r = requests.post(url, json={"sql": "SELECT 42 AS answer", "catalog": "cold", "format": "ndjson"},
+                      headers={"Authorization": f"Bearer {TOKEN}"}, timeout=300)
+    assert r.status_code == 200 and json.loads(r.text) == {"answer": 42}, r.text
+    figure("query on a catalog without a pool (fallback Job)", f"{time.time() - t:.1f}s")
+    once = kc.core.list_namespaced_pod(ns, label_selector="app.kubernetes.io/component=query-once").items
+    assert once and r.headers.get("X-Featherman-Pod") in {p.metadata.name for p in once}
+
     # nobody was refused anything: the shipped RBAC covers what the roles did
     gw_logs = kc.kubectl("logs", "-n", ns, "-l", "app.kubernetes.io/component=gateway", "--tail=-1", check=False)
     for who, logs in (("operator", operator_logs(kc)), ("gateway", gw_logs)):
@@ -283,3 +296,41 @@ def test_catalog_tables_pool_and_queries_through_the_gateway_service(cluster, mi
     assert TOKEN not in gw_logs
     secret = kc.core.read_namespaced_secret("featherman-internal-token", ns)
     assert base64.b64decode(secret.data["token"]) not in (gw_logs.encode(), b"")
+
+
+# --- the kubelet cluster's own refusals ----------------------------------------------------------
+
+def cluster_py(*args, **env):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "tests", "cluster", "cluster.py"), *args],
+                          env=dict(os.environ, **env), capture_output=True, text=True, timeout=300)
+
+
+def test_a_second_kubelet_cluster_on_the_machine_is_refused(cluster, tmp_path):
+    other = str(tmp_path / "other")
+    p = cluster_py("up", "--kubelet", FEATHERMAN_CLUSTER_DIR=other)
+    assert p.returncode == 1
+    assert f"another kubelet test cluster runs on this machine (state {cluster.state})" in p.stderr, p.stderr
+    assert cluster.core.read_node(cluster.node).metadata.name == cluster.node  # the running one is untouched
+
+
+def test_the_modes_do_not_mix_in_one_state_dir(cluster):
+    p = cluster_py("up", FEATHERMAN_CLUSTER_DIR=cluster.state)
+    assert p.returncode == 1
+    assert "holds a kubelet cluster, not a pod runner one" in p.stderr, p.stderr
+
+
+def test_import_image_names_what_is_missing(cluster, tmp_path):
+    p = cluster_py("import-image", str(tmp_path / "nope.tar"), FEATHERMAN_CLUSTER_DIR=cluster.state)
+    assert p.returncode == 1 and f"image tarball missing: {tmp_path / 'nope.tar'}" in p.stderr, p.stderr
+    p = cluster_py("import-image", str(tmp_path / "nope.tar"), FEATHERMAN_CLUSTER_DIR=str(tmp_path / "none"))
+    assert p.returncode == 1 and f"no kubelet cluster at {tmp_path / 'none'}" in p.stderr, p.stderr
+
+
+def test_a_missing_node_binary_is_named(cluster, tmp_path):
+    bins = tmp_path / "bin"
+    bins.mkdir()
+    for b in ("kube-apiserver", "kube-controller-manager", "kubectl"):
+        (bins / b).symlink_to(cluster.info["bins"][b])
+    p = cluster_py("up", "--kubelet", FEATHERMAN_CLUSTER_DIR=str(tmp_path / "state"), FEATHERMAN_K8S_BIN_DIR=str(bins))
+    assert p.returncode == 1
+    assert f"kubelet binary missing at {bins / 'kubelet'}: run scripts/bootstrap.sh --test" in p.stderr, p.stderr

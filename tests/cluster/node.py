@@ -52,8 +52,9 @@ def check_host(bins):
     for b in ("kubelet", "kube-proxy", "kube-scheduler"):
         if not os.access(bins[b], os.X_OK):
             raise NodeError(f"{b} binary missing at {bins[b]}: run scripts/bootstrap.sh --test (or tests/cluster/build.sh)")
-    if not os.path.isdir(os.path.join(CGROUP_ROOT, "memory")):
-        raise NodeError("expected cgroup v1 controllers under /sys/fs/cgroup (the kubelet runs with failCgroupV1: false)")
+    if not (os.path.isdir(os.path.join(CGROUP_ROOT, "memory"))
+            or os.path.exists(os.path.join(CGROUP_ROOT, "cgroup.controllers"))):
+        raise NodeError(f"no cgroup v1 memory controller and no cgroup v2 hierarchy at {CGROUP_ROOT}")
 
 
 def run(*argv, check=True, timeout=120, input=None):
@@ -317,16 +318,20 @@ def unmount_under(state):
 
 
 def remove_cgroups():
-    """/kubepods in every cgroup v1 hierarchy, leaves first (only empty cgroups can go)."""
-    for ctrl in os.listdir(CGROUP_ROOT):
-        top = os.path.join(CGROUP_ROOT, ctrl, "kubepods")
-        if not os.path.isdir(top):
-            continue
-        for dirpath, _, _ in sorted(os.walk(top), key=lambda t: t[0].count("/"), reverse=True):
-            try:
-                os.rmdir(dirpath)
-            except OSError:
-                pass
+    """/kubepods in every cgroup v1 hierarchy (or the v2 one), leaves first (only empty cgroups can go)."""
+    tops = [os.path.join(CGROUP_ROOT, "kubepods")] + [os.path.join(CGROUP_ROOT, c, "kubepods")
+                                                       for c in os.listdir(CGROUP_ROOT)]
+    for _ in range(25):  # a killed container's cgroup empties once the kernel has reaped it
+        left = [t for t in tops if os.path.isdir(t)]
+        if not left:
+            return
+        for top in left:
+            for dirpath, _, _ in sorted(os.walk(top), key=lambda t: t[0].count("/"), reverse=True):
+                try:
+                    os.rmdir(dirpath)
+                except OSError:
+                    pass
+        time.sleep(0.2)
 
 
 def teardown_network():

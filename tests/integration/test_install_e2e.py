@@ -240,7 +240,7 @@ def test_catalog_tables_pool_and_queries_through_the_gateway_service(cluster, mi
     assert pod.status.pod_ip.startswith("10.244.0.")
     wait_condition(kc, ns, "DuckLakePool", "pool", "Ready")
     pdb = json.loads(kc.kubectl("get", "pdb", "pool", "-n", ns, "-o", "json"))  # policy/v1 under the operator's RBAC
-    assert pdb["spec"]["minAvailable"] == 1 and pdb["status"]["currentHealthy"] >= 0
+    assert pdb["spec"]["minAvailable"] == 1, pdb
 
     # a client's queries through the gateway's Service (its cluster IP: kube-proxy, no DNS here)
     svc = kc.core.read_namespaced_service("featherman-query", ns)

@@ -2,17 +2,17 @@
 
 #include <stdatomic.h>
 
+#include "base/histo.h"
+
 static const int codes[] = {200, 400, 401, 404, 405, 409, 413, 429, 500, 503, 504};
 #define NCODES (int)(sizeof codes / sizeof codes[0])
 static const char *formats[] = {"csv", "ndjson", "arrow", "none"};
-static const double bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
-#define NB (int)(sizeof bounds / sizeof bounds[0])
+#define bounds FM_HISTO_LATENCY
+#define NB FM_HISTO_LATENCY_N
 
 static atomic_ullong requests[4][NCODES + 1]; /* last column: any other code */
 static atomic_ullong errors[3];
-static atomic_ullong buckets[NB + 1];
-static atomic_ullong dur_count;
-static atomic_ullong dur_sum_us;
+static fm_histo duration;
 static atomic_llong inflight;
 static atomic_ullong rows_total, bytes_total;
 
@@ -26,17 +26,7 @@ void fm_metrics_request(int format, int status) {
 
 void fm_metrics_error(fm_error_stage stage) { atomic_fetch_add_explicit(&errors[stage], 1, memory_order_relaxed); }
 
-void fm_metrics_duration(double s) {
-    int b = NB;
-    for (int i = 0; i < NB; i++)
-        if (s <= bounds[i]) {
-            b = i;
-            break;
-        }
-    atomic_fetch_add_explicit(&buckets[b], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&dur_count, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&dur_sum_us, (unsigned long long)(s * 1e6), memory_order_relaxed);
-}
+void fm_metrics_duration(double s) { fm_histo_observe(&duration, bounds, NB, s); }
 
 void fm_metrics_inflight(int delta) { atomic_fetch_add_explicit(&inflight, delta, memory_order_relaxed); }
 
@@ -64,15 +54,7 @@ void fm_metrics_render(fm_buf *o) {
         fm_buf_printf(o, "featherman_query_errors_total{stage=\"%s\"} %llu\n", stages[i], atomic_load(&errors[i]));
     fm_buf_puts(o, "# HELP featherman_query_duration_seconds Time from request to last byte.\n"
                    "# TYPE featherman_query_duration_seconds histogram\n");
-    unsigned long long cum = 0;
-    for (int i = 0; i < NB; i++) {
-        cum += atomic_load(&buckets[i]);
-        fm_buf_printf(o, "featherman_query_duration_seconds_bucket{le=\"%g\"} %llu\n", bounds[i], cum);
-    }
-    cum += atomic_load(&buckets[NB]);
-    fm_buf_printf(o, "featherman_query_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
-    fm_buf_printf(o, "featherman_query_duration_seconds_sum %.6f\n", atomic_load(&dur_sum_us) / 1e6);
-    fm_buf_printf(o, "featherman_query_duration_seconds_count %llu\n", atomic_load(&dur_count));
+    fm_histo_write(&duration, bounds, NB, o, "featherman_query_duration_seconds", "");
     fm_buf_printf(o, "# HELP featherman_queries_in_flight Queries running now.\n# TYPE featherman_queries_in_flight gauge\n"
                      "featherman_queries_in_flight %lld\n", (long long)atomic_load(&inflight));
     fm_buf_printf(o, "# HELP featherman_rows_streamed_total Result rows sent.\n# TYPE featherman_rows_streamed_total counter\n"

@@ -65,7 +65,7 @@ static int probe_store(fm_engine *e, fm_err *err) {
     return rc;
 }
 
-int fm_op_init(fm_engine *e, const fm_catalog_spec *c, json_t **report, fm_err *err) {
+int fm_catalog_init(fm_engine *e, const fm_catalog_spec *c, json_t **report, fm_err *err) {
     duckdb_connection con = fm_engine_admin(e);
     fm_buf sql;
     fm_buf_init(&sql);
@@ -115,7 +115,7 @@ int fm_op_init(fm_engine *e, const fm_catalog_spec *c, json_t **report, fm_err *
     return 0;
 }
 
-int fm_op_table_report(fm_engine *e, const char *table, json_t **report, fm_err *err) {
+int fm_catalog_table_report(fm_engine *e, const char *table, json_t **report, fm_err *err) {
     duckdb_connection con = fm_engine_admin(e);
     const char *cat = fm_engine_catalog(e);
     fm_current_column *cols = NULL;
@@ -159,7 +159,7 @@ int fm_op_table_report(fm_engine *e, const char *table, json_t **report, fm_err 
     return 0;
 }
 
-int fm_op_apply_table(fm_engine *e, const fm_table_spec *t, json_t **report, fm_err *err) {
+int fm_catalog_apply_table(fm_engine *e, const fm_table_spec *t, json_t **report, fm_err *err) {
     duckdb_connection con = fm_engine_admin(e);
     const char *cat = fm_engine_catalog(e);
     fm_buf q, sql;
@@ -211,7 +211,7 @@ int fm_op_apply_table(fm_engine *e, const fm_table_spec *t, json_t **report, fm_
         fm_buf_puts(&sql, ")");
         if (fm_exec(con, sql.data, err)) goto out;
     }
-    if (fm_op_table_report(e, t->table, report, err)) goto out;
+    if (fm_catalog_table_report(e, t->table, report, err)) goto out;
     json_object_set_new(*report, "action", json_string(action));
     fm_info("table %s.%s %s", cat, t->table, action);
     rc = 0;
@@ -221,7 +221,7 @@ out:
     return rc;
 }
 
-char *fm_op_materialize_dest(const fm_table_spec *t, const char *state_dir) {
+char *fm_catalog_materialize_dest(const fm_table_spec *t, const char *state_dir) {
     fm_buf b;
     fm_buf_init(&b);
     const char *prefix = t->materialize.dest_prefix ? t->materialize.dest_prefix : "";
@@ -232,7 +232,7 @@ char *fm_op_materialize_dest(const fm_table_spec *t, const char *state_dir) {
     return fm_buf_steal(&b);
 }
 
-int fm_op_materialize(fm_engine *e, duckdb_connection con, const fm_table_spec *t, const char *dest_uri, json_t **report,
+int fm_catalog_materialize(fm_engine *e, duckdb_connection con, const fm_table_spec *t, const char *dest_uri, json_t **report,
                       fm_err *err) {
     if (!t->materialize.sql) return fm_fail(err, FM_E_INVALID, "spec.materializeTo.sql is required");
     /* the user's SQL is embedded in our COPY: it must be exactly one SELECT */
@@ -339,7 +339,7 @@ static long long purge_files(fm_engine *e, fm_err *err) {
     return removed;
 }
 
-int fm_op_drop_table(fm_engine *e, const char *table, json_t **report, fm_err *err) {
+int fm_catalog_drop_table(fm_engine *e, const char *table, json_t **report, fm_err *err) {
     fm_buf sql;
     fm_buf_init(&sql);
     fm_buf_puts(&sql, "DROP TABLE IF EXISTS ");
@@ -353,7 +353,7 @@ int fm_op_drop_table(fm_engine *e, const char *table, json_t **report, fm_err *e
     return 0;
 }
 
-int fm_op_destroy(fm_engine *e, json_t **report, fm_err *err) {
+int fm_catalog_destroy(fm_engine *e, json_t **report, fm_err *err) {
     const char *cat = fm_engine_catalog(e);
     duckdb_connection con = fm_engine_admin(e);
     fm_buf sql;

@@ -1,4 +1,4 @@
-/* The one layer of catalog operations (brief §1): `featherman worker job <op>` runs one of them
+/* The one layer of catalog operations (fm_catalog_*): `featherman worker job <op>` runs one of them
  * in a Kubernetes Job; `featherman local` runs the same functions in-process. Each works on an
  * engine opened for the catalog (engine.h) and reports what it found as JSON (the Job's
  * termination message, the operator's source of status for catalogs it cannot open itself).
@@ -26,14 +26,14 @@
 #include "base/err.h"
 #include "model/spec.h"
 
-int fm_op_init(fm_engine *e, const fm_catalog_spec *c, json_t **report, fm_err *err);
-int fm_op_apply_table(fm_engine *e, const fm_table_spec *t, json_t **report, fm_err *err);
-int fm_op_table_report(fm_engine *e, const char *table, json_t **report, fm_err *err);
+int fm_catalog_init(fm_engine *e, const fm_catalog_spec *c, json_t **report, fm_err *err);
+int fm_catalog_apply_table(fm_engine *e, const fm_table_spec *t, json_t **report, fm_err *err);
+int fm_catalog_table_report(fm_engine *e, const char *table, json_t **report, fm_err *err);
 /* con: a locked-down connection of e (user SQL runs here) */
-int fm_op_materialize(fm_engine *e, duckdb_connection con, const fm_table_spec *t, const char *dest_uri, json_t **report,
+int fm_catalog_materialize(fm_engine *e, duckdb_connection con, const fm_table_spec *t, const char *dest_uri, json_t **report,
                       fm_err *err);
 /* the materialization destination of a table: s3://bucket/prefix/ or <state_dir>/exports/<table>/ */
-char *fm_op_materialize_dest(const fm_table_spec *t, const char *state_dir);
-int fm_op_drop_table(fm_engine *e, const char *table, json_t **report, fm_err *err);
-int fm_op_destroy(fm_engine *e, json_t **report, fm_err *err);
+char *fm_catalog_materialize_dest(const fm_table_spec *t, const char *state_dir);
+int fm_catalog_drop_table(fm_engine *e, const char *table, json_t **report, fm_err *err);
+int fm_catalog_destroy(fm_engine *e, json_t **report, fm_err *err);
 #endif

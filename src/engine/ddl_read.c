@@ -9,6 +9,7 @@
 #include "base/buf.h"
 #include "engine/ddl_read.h"
 #include "model/sqlquote.h"
+#include "base/xalloc.h"
 
 static int run(duckdb_connection con, const char *sql, duckdb_result *res, fm_err *err) {
     if (duckdb_query(con, sql, res) == DuckDBError) {
@@ -41,12 +42,11 @@ int fm_ddl_read_columns(duckdb_connection con, const char *catalog, const char *
         duckdb_destroy_result(&res);
         return fm_fail(err, FM_E_NOT_FOUND, "table %s does not exist in catalog %s", table, catalog);
     }
-    fm_current_column *c = calloc(rows, sizeof *c);
-    if (!c) abort();
+    fm_current_column *c = fm_xcalloc(rows, sizeof *c);
     for (idx_t i = 0; i < rows; i++) {
         char *name = duckdb_value_varchar(&res, 0, i), *type = duckdb_value_varchar(&res, 1, i);
-        c[i].name = strdup(name);
-        c[i].type = strdup(type);
+        c[i].name = fm_xstrdup(name);
+        c[i].type = fm_xstrdup(type);
         c[i].nullable = duckdb_value_boolean(&res, 2, i);
         duckdb_free(name);
         duckdb_free(type);

@@ -23,6 +23,7 @@
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #include "flatcc/flatcc_builder.h"
 #include "nanoarrow/ipc/flatcc_generated.h"
+#include "base/xalloc.h"
 #pragma GCC diagnostic pop
 
 #define ns(x) FLATBUFFERS_WRAP_NAMESPACE(org_apache_arrow_flatbuf, x)
@@ -78,16 +79,14 @@ static int arrow_error(int code, const struct ArrowError *ae, const char *what, 
 }
 
 int fm_enc_arrow_new(fm_encoder *e, duckdb_result *result, fm_err *err) {
-    arrow_state *st = calloc(1, sizeof *st);
-    if (!st) abort();
+    arrow_state *st = fm_xcalloc(1, sizeof *st);
     e->arrow = st;
     fm_buf_init(&st->body);
     fm_buf_init(&st->nodes);
     fm_buf_init(&st->bufs);
     st->opts = duckdb_result_get_arrow_options(result);
     if (!st->opts) return fm_fail(err, FM_E_INTERNAL, "the result has no Arrow options");
-    st->types = calloc(e->ncols + 1, sizeof *st->types);
-    if (!st->types) abort();
+    st->types = fm_xcalloc(e->ncols + 1, sizeof *st->types);
     for (idx_t i = 0; i < e->ncols; i++) st->types[i] = duckdb_column_logical_type(result, i);
     return 0;
 }
@@ -99,8 +98,7 @@ static int collect_dicts(arrow_state *st, const struct ArrowSchema *s, int *path
         if (s->dictionary->dictionary || s->dictionary->n_children)
             return fm_fail(err, FM_E_INVALID, "Arrow output cannot encode a nested dictionary (field \"%.200s\")",
                            s->name ? s->name : "");
-        st->dicts = realloc(st->dicts, (st->ndicts + 1) * sizeof *st->dicts);
-        if (!st->dicts) abort();
+        st->dicts = fm_xreallocarray(st->dicts, st->ndicts + 1, sizeof *st->dicts);
         dict_info *d = &st->dicts[st->ndicts];
         memset(d, 0, sizeof *d);
         d->id = (int64_t)st->ndicts++;
@@ -249,8 +247,7 @@ int fm_enc_arrow_chunk(fm_encoder *e, duckdb_data_chunk chunk, fm_buf *out, fm_e
     }
     if (!arr.release) return fm_fail(err, FM_E_INTERNAL, "DuckDB returned no Arrow array");
     int rc = 0;
-    struct ArrowArray **saved = calloc(st->ndicts + 1, sizeof *saved);
-    if (!saved) abort();
+    struct ArrowArray **saved = fm_xcalloc(st->ndicts + 1, sizeof *saved);
     for (size_t i = 0; i < st->ndicts && !rc; i++) {
         struct ArrowArray *n = node_at(&arr, &st->dicts[i]);
         if (!n || !n->dictionary) {

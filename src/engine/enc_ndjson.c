@@ -6,10 +6,10 @@
 
 #include "engine/enc_internal.h"
 #include "base/json_out.h"
+#include "base/xalloc.h"
 
 int fm_enc_ndjson_prepare(fm_encoder *e, fm_err *err) {
-    e->keys = calloc(e->ncols + 1, sizeof *e->keys);
-    if (!e->keys) abort();
+    e->keys = fm_xcalloc(e->ncols + 1, sizeof *e->keys);
     for (idx_t c = 0; c < e->ncols; c++) {
         fm_buf k;
         fm_buf_init(&k);

@@ -11,12 +11,12 @@
 
 #include "engine/enc_internal.h"
 #include "base/json_out.h"
+#include "base/xalloc.h"
 
 typedef unsigned __int128 fm_u128;
 
 static char *dup_duck(char *s) {
-    char *r = strdup(s ? s : "");
-    if (!r) abort();
+    char *r = fm_xstrdup(s ? s : "");
     if (s) duckdb_free(s);
     return r;
 }
@@ -70,9 +70,8 @@ int fm_tnode_build(fm_tnode *t, duckdb_logical_type lt, const char *col, const c
     case DUCKDB_TYPE_ENUM:
         t->phys = duckdb_enum_internal_type(lt);
         t->enum_n = duckdb_enum_dictionary_size(lt);
-        t->enum_vals = calloc(t->enum_n + 1, sizeof *t->enum_vals);
-        t->enum_lens = calloc(t->enum_n + 1, sizeof *t->enum_lens);
-        if (!t->enum_vals || !t->enum_lens) abort();
+        t->enum_vals = fm_xcalloc(t->enum_n + 1, sizeof *t->enum_vals);
+        t->enum_lens = fm_xcalloc(t->enum_n + 1, sizeof *t->enum_lens);
         for (idx_t i = 0; i < t->enum_n; i++) {
             t->enum_vals[i] = dup_duck(duckdb_enum_dictionary_value(lt, i));
             t->enum_lens[i] = strlen(t->enum_vals[i]);
@@ -82,8 +81,7 @@ int fm_tnode_build(fm_tnode *t, duckdb_logical_type lt, const char *col, const c
     case DUCKDB_TYPE_ARRAY:
     case DUCKDB_TYPE_MAP: {
         t->nchild = t->id == DUCKDB_TYPE_MAP ? 2 : 1;
-        t->child = calloc(t->nchild, sizeof *t->child);
-        if (!t->child) abort();
+        t->child = fm_xcalloc(t->nchild, sizeof *t->child);
         duckdb_logical_type c[2];
         if (t->id == DUCKDB_TYPE_MAP) {
             c[0] = duckdb_map_type_key_type(lt);
@@ -105,9 +103,8 @@ int fm_tnode_build(fm_tnode *t, duckdb_logical_type lt, const char *col, const c
     case DUCKDB_TYPE_UNION: {
         int is_struct = t->id == DUCKDB_TYPE_STRUCT;
         t->nchild = is_struct ? duckdb_struct_type_child_count(lt) : duckdb_union_type_member_count(lt);
-        t->child = calloc(t->nchild + 1, sizeof *t->child);
-        t->child_names = calloc(t->nchild + 1, sizeof *t->child_names);
-        if (!t->child || !t->child_names) abort();
+        t->child = fm_xcalloc(t->nchild + 1, sizeof *t->child);
+        t->child_names = fm_xcalloc(t->nchild + 1, sizeof *t->child_names);
         for (idx_t i = 0; i < t->nchild; i++) {
             t->child_names[i] = dup_duck(is_struct ? duckdb_struct_type_child_name(lt, i)
                                                    : duckdb_union_type_member_name(lt, i));

@@ -9,28 +9,25 @@
 
 #include "engine/enc_internal.h"
 #include "engine/encoder.h"
+#include "base/xalloc.h"
 
 
 fm_encoder *fm_encoder_new(fm_format f, duckdb_result *result, fm_err *err) {
-    fm_encoder *e = calloc(1, sizeof *e);
-    if (!e) abort();
+    fm_encoder *e = fm_xcalloc(1, sizeof *e);
     e->fmt = f;
     fm_buf_init(&e->scratch);
     fm_buf_init(&e->cell);
     e->ncols = duckdb_column_count(result);
-    e->names = calloc(e->ncols + 1, sizeof *e->names);
-    if (!e->names) abort();
+    e->names = fm_xcalloc(e->ncols + 1, sizeof *e->names);
     for (idx_t i = 0; i < e->ncols; i++) {
         const char *n = duckdb_column_name(result, i);
-        e->names[i] = strdup(n ? n : "");
-        if (!e->names[i]) abort();
+        e->names[i] = fm_xstrdup(n ? n : "");
     }
     if (f == FM_FMT_ARROW) {
         if (fm_enc_arrow_new(e, result, err)) goto fail;
         return e;
     }
-    e->types = calloc(e->ncols + 1, sizeof *e->types);
-    if (!e->types) abort();
+    e->types = fm_xcalloc(e->ncols + 1, sizeof *e->types);
     for (idx_t i = 0; i < e->ncols; i++) {
         duckdb_logical_type lt = duckdb_column_logical_type(result, i);
         int rc = fm_tnode_build(&e->types[i], lt, e->names[i], fm_format_name(f), err);

@@ -40,6 +40,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/xalloc.h"
+
 #ifndef SYS_landlock_create_ruleset
 #define SYS_landlock_create_ruleset 444
 #endif
@@ -197,8 +199,7 @@ static int tid_seen(const tid_set *s, pid_t t) {
 static void tid_add(tid_set *s, pid_t t) {
     if (s->n == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 64;
-        s->v = realloc(s->v, s->cap * sizeof *s->v);
-        if (!s->v) abort();
+        s->v = fm_xreallocarray(s->v, s->cap, sizeof *s->v);
     }
     s->v[s->n++] = t;
 }

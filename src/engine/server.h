@@ -1,4 +1,6 @@
-/* The query API server shared by `featherman local` and `featherman worker serve` (brief §4):
+/* The query API server shared by `featherman local` and `featherman worker serve`, on the HTTP
+ * layer of http/http.h (which owns listening, the prologue checks, error bodies, the standard
+ * headers and draining):
  *   POST /query   Bearer token required (constant-time compare); JSON body (request.h), at most
  *                 max_body bytes (413); result streamed chunked as CSV / NDJSON / Arrow IPC
  *                 (format from the body, else the Accept header, else CSV). Errors before the
@@ -6,12 +8,14 @@
  *                 500/503/504. An error after streaming began aborts the chunked stream (no
  *                 terminating chunk), so no client can take a short result for a whole one.
  *                 A client that disconnects, or a query past timeoutMs, is interrupted.
- *                 Headers: X-Featherman-Query-Id, X-Featherman-Pod.
+ *                 Headers (on every answer, errors too): X-Featherman-Query-Id, X-Featherman-Pod.
  *   GET /healthz  process alive;  GET /readyz  catalogs attached and not draining (else 503)
  *   GET /metrics  Prometheus text;  GET /status  slots, busy, idle since, queries served, start
- * One thread per connection (libmicrohttpd), one DuckDB connection per slot. fm_server_run
- * returns after SIGTERM/SIGINT once running queries have drained (at most drain_ms), or after
- * the first query when `once` is set. */
+ * One thread per connection, one DuckDB connection per slot. fm_server_start fails when the
+ * address is already in use (no port sharing). fm_server_run takes SIGTERM/SIGINT
+ * (fm_signals_wait; the caller blocked them with fm_signals_block) and returns once the requests
+ * in flight have drained (at most drain_ms; new connections are refused meanwhile), or after the
+ * first query when `once` is set. */
 #ifndef FM_SERVER_H
 #define FM_SERVER_H
 #include <stddef.h>

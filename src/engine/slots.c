@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/xalloc.h"
+
 struct fm_waiter {
     pthread_cond_t cv;
     int granted; /* slot index handed over, or -1 */
@@ -15,7 +17,7 @@ struct fm_waiter {
 void fm_slots_init(fm_slots *s, duckdb_connection *cons, int n, int queue_max, long queue_wait_ms) {
     memset(s, 0, sizeof *s);
     pthread_mutex_init(&s->mu, NULL);
-    s->slot = calloc((size_t)n, sizeof *s->slot);
+    s->slot = fm_xcalloc((size_t)n, sizeof *s->slot);
     s->n = n;
     for (int i = 0; i < n; i++) s->slot[i].con = cons[i], s->slot[i].client_fd = -1;
     s->queue_max = queue_max;

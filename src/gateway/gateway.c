@@ -1,4 +1,4 @@
-/* `featherman gateway` (featherman-query): the cluster's query endpoint (brief §4).
+/* `featherman gateway` (featherman-query): the cluster's query endpoint.
  *
  *   POST /query   the same protocol as `local` and `worker serve` (server.h): a client token from
  *                 the tokens Secret (gw_tokens.h) or 401 before any pod is touched; the body is
@@ -16,48 +16,46 @@
  *                 A client that disconnects (while queued, waiting or streaming) aborts the
  *                 upstream transfer, so the worker interrupts the query.
  *   GET /healthz  alive;  GET /readyz  informers synced and client tokens read (else 503)
- *   GET /metrics  featherman_queries_total{format,code} etc. (metrics.h) + per-pool (gw_metrics.h)
+ *   GET /metrics  featherman_queries_total{format,code} etc. (metrics.h), per-pool (gw_metrics.h), per
+ *                 endpoint (http/http.h)
  *
  * Pods and pools are found through the API only: informers (list + watch) on pods labelled
  * app.kubernetes.io/component=pool-worker, on ducklakepools and on ducklakecatalogs, all in the
- * gateway's namespace. Secrets are read on demand (GET by name), never watched or cached long. */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <getopt.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
+ * gateway's namespace. Secrets are read on demand (GET by name), never watched or cached long.
+ *
+ * HTTP is the layer of http/http.h (the prologue checks, error bodies, X-Featherman-Pod — the
+ * gateway's own pod on its own answers —, draining); options are gw_cmd.h's. The role runs in
+ * three steps: open (Kubernetes client, Secrets, informers), serve (HTTP until SIGTERM/SIGINT,
+ * then quiesce and drain), close. */
+#include <jansson.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "base/buf.h"
-#include "model/format.h"
+#include "base/clock.h"
 #include "base/fsutil.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "base/signals.h"
+#include "base/xalloc.h"
+#include "gateway/gw_cmd.h"
 #include "gateway/gw_fallback.h"
 #include "gateway/gw_metrics.h"
 #include "gateway/gw_proxy.h"
 #include "gateway/gw_route.h"
 #include "gateway/gw_tokens.h"
-#include "base/json_out.h"
+#include "http/http.h"
+#include "http/request.h"
 #include "k8s/k8s_names.h"
 #include "kube/informer.h"
 #include "kube/kube_config.h"
 #include "kube/kube_http.h"
-#include "base/listen.h"
-#include "base/log.h"
-#include "base/metrics.h"
-#include "http/request.h"
-#include "roles.h"
-#include "base/signals.h"
-#include "base/clock.h"
+#include "model/format.h"
 #include "model/spec.h"
+#include "roles.h"
 
 static const kube_resource RES_POOLS = {FM_GROUP, FM_VERSION, "ducklakepools", "DuckLakePool", 1};
 static const kube_resource RES_CATALOGS = {FM_GROUP, FM_VERSION, "ducklakecatalogs", "DuckLakeCatalog", 1};
@@ -65,91 +63,63 @@ static const kube_resource RES_CATALOGS = {FM_GROUP, FM_VERSION, "ducklakecatalo
 #define MAX_ATTEMPTS 8
 #define ERROR_BODY_MAX (64 * 1024)
 #define UPSTREAM_GRACE_MS 1000
+#define LOOP_MS 200          /* the main loop's period */
+#define QUEUE_REPORT_MS 1000 /* how often queue lengths are looked at */
+#define QUEUE_REPORT_MAX 256
+#define QUEUE_REFRESH_MS 5000 /* a non-empty queue is re-reported so the operator sees it is fresh */
 
 typedef struct {
-    const char *listen, *kubeconfig, *context, *ns, *tokens_secret, *internal_secret, *image;
-    int worker_port, fallback;
-    long token_refresh_ms, fallback_wait_ms, drain_ms;
-    size_t max_body;
-} gw_opts;
+    char pool[254];
+    int queued;
+    int64_t at_ms;
+} queue_report;
 
 typedef struct {
-    gw_opts o;
+    char pool[254];
+    int queued;
+} queue_seen;
+
+typedef struct {
+    fm_gw_config o;
     char ns[256];
     kube_client *kc;
     kube_informer *pods, *pools, *catalogs;
     fm_router *router;
     fm_tokset *tokens;
     fm_gw_secrets *secrets;
-    struct MHD_Daemon *mhd;
-    int64_t started_ms;
-    atomic_ullong next_id;
-    atomic_int inflight;
-    atomic_int draining;
+    fm_http *http;
+    atomic_ullong nonce;
+    /* queue lengths last written to each pool (main loop only) */
+    queue_report reports[QUEUE_REPORT_MAX];
+    size_t nreports;
+    queue_seen seen[QUEUE_REPORT_MAX];
+    size_t nseen;
 } gateway;
 
+/* one POST /query on its way to a pod, owned by its HTTP request (freed with it) */
 typedef struct {
     gateway *g;
-    int is_query, done;
-    fm_buf body;
-    int too_large;
-    int64_t t0, fwd_t0;
+    fm_http_req *r;
+    const char *id;
     int format;
-    int status;
-    int client_fd;
-    char id[64];
-    /* a forwarded query */
     fm_gw_ticket t;
     int leased;
     fm_upstream *up;
+    int64_t fwd_t0;
     char pod[254];
     char pool[254];
-    int failed;
-} gwreq;
-
-/* ---- small responses ------------------------------------------------------------------------ */
-
-static enum MHD_Result send_body(struct MHD_Connection *c, gwreq *r, unsigned code, const char *type, const char *body,
-                                 size_t len, const char *query_id) {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    if (r && r->pod[0]) MHD_add_response_header(resp, "X-Featherman-Pod", r->pod);
-    const char *qid = query_id && *query_id ? query_id : r ? r->id : NULL;
-    if (qid && *qid) MHD_add_response_header(resp, "X-Featherman-Query-Id", qid);
-    if (code == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"featherman\"");
-    if (r) r->status = (int)code;
-    enum MHD_Result rc = MHD_queue_response(c, code, resp);
-    MHD_destroy_response(resp);
-    return rc;
-}
-
-static enum MHD_Result send_error(struct MHD_Connection *c, gwreq *r, unsigned code, const char *ecode,
-                                  const char *msg) {
-    fm_buf b;
-    fm_buf_init(&b);
-    fm_buf_puts(&b, "{\"error\":{\"code\":");
-    fm_json_string(&b, ecode, strlen(ecode));
-    fm_buf_puts(&b, ",\"message\":");
-    fm_json_string(&b, msg, strlen(msg));
-    fm_buf_puts(&b, "}}\n");
-    enum MHD_Result rc = send_body(c, r, code, "application/json", b.data, b.len, NULL);
-    fm_buf_free(&b);
-    return rc;
-}
-
-static int token_ok(gateway *g, struct MHD_Connection *c) {
-    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (!h || strncasecmp(h, "Bearer ", 7)) return 0;
-    const char *t = h + 7;
-    while (*t == ' ') t++;
-    return fm_tokset_check(g->tokens, t, strlen(t));
-}
+    int failed; /* the upstream broke off mid-stream */
+} fwd;
 
 static int client_gone(void *ud) {
-    gwreq *r = ud;
-    if (r->client_fd < 0) return 0;
-    struct pollfd p = {.fd = r->client_fd, .events = POLLRDHUP};
-    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+    fwd *f = ud;
+    return fm_http_req_client_gone(f->r);
+}
+
+/* the pod named in X-Featherman-Pod from now on; "" for the gateway's own */
+static void set_pod(fwd *f, const char *pod) {
+    snprintf(f->pod, sizeof f->pod, "%s", pod);
+    fm_http_req_set_pod(f->r, f->pod[0] ? f->pod : NULL);
 }
 
 /* ---- informers → router --------------------------------------------------------------------- */
@@ -166,95 +136,98 @@ static void resync_pools(gateway *g) {
     json_decref(all);
 }
 
-/* ---- queue length for the operator's autoscaler (k8s_names.h: FM_ANNOT_QUEUE_LENGTH) ---------- */
-
-#define QUEUE_REPORT_MAX 256
-#define QUEUE_REFRESH_MS 5000 /* a non-empty queue is re-reported so the operator sees it is fresh */
-typedef struct {
-    char pool[254];
-    int queued;
-    int64_t at_ms;
-} queue_report;
-static queue_report reports[QUEUE_REPORT_MAX];
-static size_t nreports;
-typedef struct {
-    char pool[254];
-    int queued;
-} queue_seen;
-typedef struct {
-    queue_seen v[QUEUE_REPORT_MAX];
-    size_t n;
-} queue_seen_list;
-
-static void collect_queue(void *ud, const char *pool, const char *catalog, int queued, int routable, int inflight) {
-    (void)catalog, (void)routable, (void)inflight;
-    queue_seen_list *l = ud;
-    if (l->n == QUEUE_REPORT_MAX) return;
-    snprintf(l->v[l->n].pool, sizeof l->v[l->n].pool, "%s", pool);
-    l->v[l->n++].queued = queued;
-}
-
-/* annotates each pool whose queue changed (or is non-empty and last reported long ago); the
- * operator reads it when fresh. Called from the main loop (one thread). */
-static void report_queues(gateway *g) {
-    static queue_seen_list seen;
-    seen.n = 0;
-    fm_router_each_pool(g->router, collect_queue, &seen);
-    int64_t now = fm_wall_ms();
-    for (size_t i = 0; i < seen.n; i++) {
-        queue_report *r = NULL;
-        for (size_t k = 0; k < nreports; k++)
-            if (!strcmp(reports[k].pool, seen.v[i].pool)) r = &reports[k];
-        if (!r) {
-            if (nreports == QUEUE_REPORT_MAX) continue;
-            r = &reports[nreports++];
-            snprintf(r->pool, sizeof r->pool, "%s", seen.v[i].pool);
-            r->queued = 0; /* nothing to say about a pool that never had a queue */
-            r->at_ms = now;
-        }
-        if (r->queued == seen.v[i].queued && (seen.v[i].queued == 0 || now - r->at_ms < QUEUE_REFRESH_MS)) continue;
-        char n[16], at[32];
-        snprintf(n, sizeof n, "%d", seen.v[i].queued);
-        snprintf(at, sizeof at, "%lld", (long long)now);
-        json_t *patch = json_pack("{s:{s:{s:s, s:s}}}", "metadata", "annotations", FM_ANNOT_QUEUE_LENGTH, n,
-                                  FM_ANNOT_QUEUE_AT, at);
-        fm_err err;
-        kube_status st = {0};
-        if (kube_patch_ex(g->kc, &RES_POOLS, g->ns, r->pool, NULL, KUBE_PATCH_MERGE, patch, "featherman-gateway", 0, NULL,
-                          &st, &err) == 0 || st.http == 404) {
-            r->queued = seen.v[i].queued;
-            r->at_ms = now;
-        } else {
-            fm_debug("queue length of pool %s: %s", r->pool, err.msg);
-            r->at_ms = now; /* retried after QUEUE_REFRESH_MS at most when non-empty, or on the next change */
-        }
-        json_decref(patch);
-    }
-}
-
 static void pod_add(void *ud, json_t *o) { (void)o, resync_pods(ud); }
 static void pod_upd(void *ud, json_t *a, json_t *b) { (void)a, (void)b, resync_pods(ud); }
 static void pool_add(void *ud, json_t *o) { (void)o, resync_pools(ud); }
 static void pool_upd(void *ud, json_t *a, json_t *b) { (void)a, (void)b, resync_pools(ud); }
 
+/* ---- queue length for the operator's autoscaler (k8s_names.h: FM_ANNOT_QUEUE_LENGTH) ---------- */
+
+static void collect_queue(void *ud, const char *pool, const char *catalog, int queued, int routable, int inflight) {
+    (void)catalog, (void)routable, (void)inflight;
+    gateway *g = ud;
+    if (g->nseen == QUEUE_REPORT_MAX) return;
+    snprintf(g->seen[g->nseen].pool, sizeof g->seen[g->nseen].pool, "%s", pool);
+    g->seen[g->nseen++].queued = queued;
+}
+
+static queue_report *report_of(gateway *g, const char *pool, int64_t now) {
+    for (size_t k = 0; k < g->nreports; k++)
+        if (!strcmp(g->reports[k].pool, pool)) return &g->reports[k];
+    if (g->nreports == QUEUE_REPORT_MAX) return NULL;
+    queue_report *r = &g->reports[g->nreports++];
+    snprintf(r->pool, sizeof r->pool, "%s", pool);
+    r->queued = 0; /* nothing to say about a pool that never had a queue */
+    r->at_ms = now;
+    return r;
+}
+
+static void annotate_queue(gateway *g, queue_report *r, int queued, int64_t now) {
+    char n[16], at[32];
+    snprintf(n, sizeof n, "%d", queued);
+    snprintf(at, sizeof at, "%lld", (long long)now);
+    json_t *patch = json_pack("{s:{s:{s:s, s:s}}}", "metadata", "annotations", FM_ANNOT_QUEUE_LENGTH, n,
+                              FM_ANNOT_QUEUE_AT, at);
+    fm_err err;
+    kube_status st = {0};
+    if (kube_patch_ex(g->kc, &RES_POOLS, g->ns, r->pool, NULL, KUBE_PATCH_MERGE, patch, "featherman-gateway", 0, NULL,
+                      &st, &err) == 0 || st.http == 404) {
+        r->queued = queued;
+    } else {
+        fm_debug("queue length of pool %s: %s", r->pool, err.msg);
+    } /* a failure is retried after QUEUE_REFRESH_MS at most when non-empty, or on the next change */
+    r->at_ms = now;
+    json_decref(patch);
+}
+
+/* annotates each pool whose queue changed (or is non-empty and last reported long ago); the
+ * operator reads it when fresh */
+static void report_queues(gateway *g) {
+    g->nseen = 0;
+    fm_router_each_pool(g->router, collect_queue, g);
+    int64_t now = fm_wall_ms();
+    for (size_t i = 0; i < g->nseen; i++) {
+        queue_report *r = report_of(g, g->seen[i].pool, now);
+        int q = g->seen[i].queued;
+        if (!r || (r->queued == q && (q == 0 || now - r->at_ms < QUEUE_REFRESH_MS))) continue;
+        annotate_queue(g, r, q, now);
+    }
+}
+
 /* ---- forwarding ----------------------------------------------------------------------------- */
 
-static ssize_t read_upstream(void *cls, uint64_t pos, char *buf, size_t max) {
-    gwreq *r = cls;
-    (void)pos;
+static ssize_t read_upstream(void *ud, char *buf, size_t max) {
+    fwd *f = ud;
     fm_up_result res;
     char msg[256] = "";
-    ssize_t n = fm_upstream_read(r->up, buf, max, &res, msg, sizeof msg);
+    ssize_t n = fm_upstream_read(f->up, buf, max, &res, msg, sizeof msg);
     if (n > 0) {
         fm_metrics_streamed(0, (unsigned long long)n);
         return n;
     }
-    if (n == 0) return MHD_CONTENT_READER_END_OF_STREAM;
-    r->failed = 1;
-    fm_warn("query %s on pod %s broke off after streaming began (%s): %s", r->id, r->pod,
+    if (n == 0) return 0;
+    f->failed = 1;
+    fm_warn("query %s on pod %s broke off after streaming began (%s): %s", f->id, f->pod,
             res == FM_UP_TIMEOUT ? "maxQueryDuration reached" : res == FM_UP_CLIENT_GONE ? "client went away" : "upstream failed",
             msg);
-    return MHD_CONTENT_READER_END_WITH_ERROR;
+    return -1;
+}
+
+/* the end of a query request, however it ended: the upstream transfer, the lease, the metrics */
+static void fwd_done(void *ud, fm_http_req *r, int completed) {
+    fwd *f = ud;
+    if (f->up) {
+        if (!f->failed && !completed) {
+            fm_metrics_error(FM_STAGE_CANCELLED);
+            fm_info("query %s: the client went away: aborting it on pod %s", f->id, f->pod);
+        }
+        if (f->failed) fm_metrics_error(FM_STAGE_MID_STREAM);
+        fm_upstream_close(f->up); /* aborts an unfinished transfer */
+    }
+    if (f->fwd_t0 && f->pool[0]) fm_gw_metrics_query(f->pool, (double)(fm_now_ms() - f->fwd_t0) / 1000.0);
+    if (f->leased) fm_router_release(f->g->router, &f->t, FM_LEASE_DONE);
+    int status = fm_http_req_status(r);
+    if (status >= 500 && status != 504) fm_debug("query %s: status %d", f->id, status);
 }
 
 /* the body the pod gets: the client's request with the format resolved and timeoutMs capped */
@@ -264,358 +237,273 @@ static char *forward_body(const fm_query_request *q, fm_format f, long max_query
                           "timeoutMs", (json_int_t)t);
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
+    if (!s) fm_oom(0);
     *len = strlen(s);
     return s;
 }
 
 typedef enum { FWD_DONE, FWD_RETRY, FWD_BUSY, FWD_CONNECT, FWD_AUTH } fwd_next;
 
+/* the pod failed before its answer began */
+static void answer_open_failure(fwd *f, fm_up_result res, const char *msg, long max_query_ms) {
+    fm_upstream_close(f->up); /* aborts the transfer: the worker interrupts the query */
+    f->up = NULL;
+    if (res == FM_UP_CLIENT_GONE)
+        fm_http_abandon(f->r, 499);
+    else if (res == FM_UP_TIMEOUT)
+        fm_http_errorf(f->r, 504, "timeout",
+                       "the query ran longer than the pool's maxQueryDuration of %ld ms and was cancelled", max_query_ms);
+    else
+        fm_http_errorf(f->r, 502, "upstream_failed", "pod %.200s failed before answering: %.500s", f->pod, msg);
+}
+
+/* the pod answered with an error status: it passes through whole */
+static void answer_pod_error(fwd *f, long status) {
+    fm_buf b;
+    fm_buf_init(&b);
+    char msg[512] = "", qid[128], type[128];
+    fm_up_result rr = fm_upstream_read_all(f->up, &b, ERROR_BODY_MAX, msg, sizeof msg);
+    snprintf(qid, sizeof qid, "%s", fm_upstream_query_id(f->up));
+    const char *ct = fm_upstream_content_type(f->up);
+    snprintf(type, sizeof type, "%s", *ct ? ct : "application/json");
+    fm_upstream_close(f->up);
+    f->up = NULL;
+    if (rr == FM_UP_CLIENT_GONE) {
+        fm_http_abandon(f->r, 499);
+    } else if (rr != FM_UP_OK) {
+        fm_http_errorf(f->r, 502, "upstream_failed", "pod %.200s failed while answering: %.500s", f->pod, msg);
+    } else {
+        fm_http_req_set_query_id(f->r, qid);
+        fm_http_respond(f->r, (unsigned)status, type, b.data ? b.data : "", b.len);
+    }
+    fm_buf_free(&b);
+}
+
 /* Sends the query to ip and answers the client from what comes back, unless the outcome asks the
- * caller to try again (FWD_RETRY/BUSY/CONNECT/AUTH; nothing was sent to the client then). */
-static fwd_next forward(gateway *g, struct MHD_Connection *c, gwreq *r, const char *ip, const char *body, size_t len,
-                        long max_query_ms, const char *token, enum MHD_Result *rc) {
+ * caller to try again (FWD_BUSY/CONNECT/AUTH; nothing was sent to the client then). */
+static fwd_next forward(fwd *f, const char *ip, const char *body, size_t len, long max_query_ms, const char *token) {
     char url[128];
-    snprintf(url, sizeof url, "http://%s:%d/query", ip, g->o.worker_port);
-    r->fwd_t0 = fm_now_ms();
-    fm_upstream_req ur = {.url = url, .token = token, .body = body, .body_len = len, .client_fd = r->client_fd,
-                          .deadline_ms = r->fwd_t0 + max_query_ms + UPSTREAM_GRACE_MS};
+    snprintf(url, sizeof url, "http://%s:%d/query", ip, f->g->o.worker_port);
+    f->fwd_t0 = fm_now_ms();
+    fm_upstream_req ur = {.url = url, .token = token, .body = body, .body_len = len, .client_fd = fm_http_req_fd(f->r),
+                          .deadline_ms = f->fwd_t0 + max_query_ms + UPSTREAM_GRACE_MS};
     fm_up_result res;
     char msg[512] = "";
-    r->up = fm_upstream_open(&ur, &res, msg, sizeof msg);
+    f->up = fm_upstream_open(&ur, &res, msg, sizeof msg);
     if (res == FM_UP_CONNECT) {
-        fm_warn("pod %s (%s) refused the connection: %s", r->pod, ip, msg);
-        fm_upstream_close(r->up);
-        r->up = NULL;
+        fm_warn("pod %s (%s) refused the connection: %s", f->pod, ip, msg);
+        fm_upstream_close(f->up);
+        f->up = NULL;
         return FWD_CONNECT;
     }
     if (res != FM_UP_OK) {
-        fm_upstream_close(r->up); /* aborts the transfer: the worker interrupts the query */
-        r->up = NULL;
-        if (res == FM_UP_CLIENT_GONE) {
-            *rc = MHD_NO;
-            r->status = 499;
-            return FWD_DONE;
-        }
-        char m[1024];
-        if (res == FM_UP_TIMEOUT) {
-            snprintf(m, sizeof m, "the query ran longer than the pool's maxQueryDuration of %ld ms and was cancelled",
-                     max_query_ms);
-            *rc = send_error(c, r, 504, "timeout", m);
-        } else {
-            snprintf(m, sizeof m, "pod %.200s failed before answering: %.500s", r->pod, msg);
-            *rc = send_error(c, r, 502, "upstream_failed", m);
-        }
+        answer_open_failure(f, res, msg, max_query_ms);
         return FWD_DONE;
     }
-    long st = fm_upstream_status(r->up);
+    long st = fm_upstream_status(f->up);
     if (st == 409 || st == 401) {
         fm_buf junk;
         fm_buf_init(&junk);
-        fm_upstream_read_all(r->up, &junk, 0, NULL, 0);
+        fm_upstream_read_all(f->up, &junk, 0, NULL, 0);
         fm_buf_free(&junk);
-        fm_upstream_close(r->up);
-        r->up = NULL;
+        fm_upstream_close(f->up);
+        f->up = NULL;
         return st == 409 ? FWD_BUSY : FWD_AUTH;
     }
-    if (st != 200) { /* an error answer: pass it through whole */
-        fm_buf b;
-        fm_buf_init(&b);
-        fm_up_result rr = fm_upstream_read_all(r->up, &b, ERROR_BODY_MAX, msg, sizeof msg);
-        char qid[128];
-        snprintf(qid, sizeof qid, "%s", fm_upstream_query_id(r->up));
-        const char *ct = fm_upstream_content_type(r->up);
-        char type[128];
-        snprintf(type, sizeof type, "%s", *ct ? ct : "application/json");
-        fm_upstream_close(r->up);
-        r->up = NULL;
-        if (rr == FM_UP_CLIENT_GONE) {
-            *rc = MHD_NO;
-            r->status = 499;
-        } else if (rr != FM_UP_OK) {
-            char m[1024];
-            snprintf(m, sizeof m, "pod %.200s failed while answering: %.500s", r->pod, msg);
-            *rc = send_error(c, r, 502, "upstream_failed", m);
-        } else {
-            *rc = send_body(c, r, (unsigned)st, type, b.data ? b.data : "", b.len, qid);
-        }
-        fm_buf_free(&b);
+    if (st != 200) {
+        answer_pod_error(f, st);
         return FWD_DONE;
     }
-    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 256 * 1024, read_upstream, r, NULL);
-    const char *ct = fm_upstream_content_type(r->up);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, *ct ? ct : fm_format_content_type((fm_format)r->format));
-    const char *qid = fm_upstream_query_id(r->up);
-    MHD_add_response_header(resp, "X-Featherman-Query-Id", *qid ? qid : r->id);
-    MHD_add_response_header(resp, "X-Featherman-Pod", r->pod);
-    r->status = 200;
-    *rc = MHD_queue_response(c, 200, resp);
-    MHD_destroy_response(resp);
+    const char *ct = fm_upstream_content_type(f->up);
+    fm_http_req_set_query_id(f->r, fm_upstream_query_id(f->up));
+    fm_http_stream(f->r, 200, *ct ? ct : fm_format_content_type((fm_format)f->format), read_upstream, f);
     return FWD_DONE;
 }
 
-static enum MHD_Result fallback(gateway *g, struct MHD_Connection *c, gwreq *r, const char *catalog, const char *body,
-                                size_t len, long max_query_ms, const char *why) {
-    if (!g->o.fallback) {
-        char m[400];
-        snprintf(m, sizeof m, "no pool pod can serve catalog \"%.200s\" (%s) and the Job fallback is off", catalog, why);
-        return send_error(c, r, 503, "unavailable", m);
-    }
+/* starts the catalog's one-off Job and waits for its pod; 0 with the pod's IP in ip, else answered */
+static int start_fallback_job(fwd *f, const char *catalog, long max_query_ms, char *job, size_t jobn, char *ip, size_t ipn) {
+    gateway *g = f->g;
     json_t *cr = kube_informer_get(g->catalogs, g->ns, catalog);
-    if (!cr) return send_error(c, r, 404, "not_found", "the catalog does not exist");
+    if (!cr) {
+        fm_http_error(f->r, 404, "not_found", "the catalog does not exist");
+        return -1;
+    }
     fm_catalog_spec cs;
     fm_err err;
     fm_err_clear(&err);
     if (fm_catalog_spec_parse(cr, &cs, &err)) {
         json_decref(cr);
-        char m[1200];
-        snprintf(m, sizeof m, "catalog %s cannot be served: %s", catalog, err.msg);
-        return send_error(c, r, 503, "unavailable", m);
+        fm_http_errorf(f->r, 503, "unavailable", "catalog %s cannot be served: %s", catalog, err.msg);
+        return -1;
     }
-    char nonce[24], job[64];
-    snprintf(nonce, sizeof nonce, "%08llx", (unsigned long long)(((unsigned long long)fm_wall_ms() * 2654435761u) ^
-                                                                 atomic_fetch_add(&g->next_id, 1)) & 0xffffffffull);
-    fm_once_job_name(job, sizeof job, catalog, nonce);
+    char nonce[24];
+    snprintf(nonce, sizeof nonce, "%08llx", (((unsigned long long)fm_wall_ms() * 2654435761u) ^
+                                             atomic_fetch_add(&g->nonce, 1)) & 0xffffffffull);
+    fm_once_job_name(job, jobn, catalog, nonce);
     fm_once_params p = {.namespace_ = g->ns, .image = g->o.image, .job_name = job, .catalog_cr = cr, .catalog = &cs,
                         .active_deadline_s = (g->o.fallback_wait_ms + max_query_ms) / 1000 + 60, .ttl_s = 60};
-    char ip[64] = "";
-    enum MHD_Result rc = MHD_YES;
-    int started = fm_once_start(g->kc, &p, g->o.fallback_wait_ms, client_gone, r, r->pod, sizeof r->pod, ip, sizeof ip, &err);
+    char pod[254] = "";
+    int failed = fm_once_start(g->kc, &p, g->o.fallback_wait_ms, client_gone, f, pod, sizeof pod, ip, ipn, &err);
     json_decref(cr);
     fm_catalog_spec_free(&cs);
-    if (started) {
-        if (client_gone(r)) return MHD_NO;
-        return send_error(c, r, 503, "unavailable", err.msg);
+    set_pod(f, pod);
+    if (!failed) return 0;
+    if (client_gone(f)) fm_http_abandon(f->r, 499);
+    else fm_http_error(f->r, 503, "unavailable", err.msg);
+    return -1;
+}
+
+static void fallback(fwd *f, const char *catalog, const char *body, size_t len, long max_query_ms, const char *why) {
+    gateway *g = f->g;
+    if (!g->o.fallback) {
+        fm_http_errorf(f->r, 503, "unavailable",
+                       "no pool pod can serve catalog \"%.200s\" (%s) and the Job fallback is off", catalog, why);
+        return;
     }
-    snprintf(r->pool, sizeof r->pool, "%s", "job-fallback");
+    char job[64], ip[64] = "";
+    if (start_fallback_job(f, catalog, max_query_ms, job, sizeof job, ip, sizeof ip)) return;
+    snprintf(f->pool, sizeof f->pool, "%s", "job-fallback");
+    fm_err err;
+    fm_err_clear(&err);
     for (int attempt = 0; attempt < 2; attempt++) {
         char *token = fm_gw_internal_token(g->secrets, attempt > 0, &err);
         if (!token) {
             fm_once_delete(g->kc, g->ns, job);
-            return send_error(c, r, 503, "unavailable", err.msg);
+            fm_http_error(f->r, 503, "unavailable", err.msg);
+            return;
         }
-        fwd_next n = forward(g, c, r, ip, body, len, max_query_ms, token, &rc);
+        fwd_next n = forward(f, ip, body, len, max_query_ms, token);
         free(token);
-        if (n == FWD_DONE) return rc;
+        if (n == FWD_DONE) return;
         if (n != FWD_AUTH) break;
     }
     fm_once_delete(g->kc, g->ns, job);
-    return send_error(c, r, 502, "upstream_failed", "the fallback Job's pod did not accept the query");
+    fm_http_error(f->r, 502, "upstream_failed", "the fallback Job's pod did not accept the query");
 }
 
-static enum MHD_Result start_query(gateway *g, struct MHD_Connection *c, gwreq *r) {
-    if (r->too_large) {
-        char m[96];
-        snprintf(m, sizeof m, "request body is larger than %zu bytes", g->o.max_body);
-        return send_error(c, r, 413, "too_large", m);
-    }
-    fm_query_request q;
+/* one go at the leased pool pod: 1 when the request was answered, 0 to go back to the head of the
+ * queue (the pod was busy after all, unreachable, or refused the internal token once) */
+static int forward_leased(fwd *f, const char *body, size_t len, int attempt, int *auth_refreshed) {
+    gateway *g = f->g;
     fm_err err;
     fm_err_clear(&err);
-    if (fm_query_request_parse(r->body.data ? r->body.data : "", r->body.len, &q, &err))
-        return send_error(c, r, 400, "invalid", err.msg);
-    fm_format f = fm_query_request_format(&q, MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
-    r->format = (int)f;
-    enum MHD_Result rc;
-    if (!q.catalog) {
-        rc = send_error(c, r, 400, "invalid", "\"catalog\" is required");
-        fm_query_request_free(&q);
-        return rc;
+    f->leased = 1;
+    set_pod(f, f->t.pod);
+    snprintf(f->pool, sizeof f->pool, "%s", f->t.pool);
+    if (!f->t.retry) fm_gw_metrics_wait(f->t.pool, (double)f->t.waited_ms / 1000.0);
+    char *token = fm_gw_internal_token(g->secrets, 0, &err);
+    if (!token) {
+        fm_router_release(g->router, &f->t, FM_LEASE_DONE);
+        f->leased = 0;
+        fm_http_error(f->r, 503, "unavailable", err.msg);
+        return 1;
     }
-    json_t *cr = kube_informer_get(g->catalogs, g->ns, q.catalog);
-    if (!cr) {
-        char m[300];
-        snprintf(m, sizeof m, "unknown catalog \"%.200s\"", q.catalog);
-        rc = send_error(c, r, 404, "not_found", m);
-        fm_query_request_free(&q);
-        return rc;
+    fwd_next n = forward(f, f->t.ip, body, len, f->t.max_query_ms, token);
+    free(token);
+    if (n == FWD_DONE) return 1; /* the lease is released when the request ends */
+    fm_router_release(g->router, &f->t, n == FWD_BUSY ? FM_LEASE_BUSY : n == FWD_CONNECT ? FM_LEASE_FAILED : FM_LEASE_DONE);
+    f->leased = 0;
+    set_pod(f, "");
+    if (n == FWD_AUTH) {
+        if (*auth_refreshed) {
+            fm_http_error(f->r, 502, "upstream_failed",
+                          "the pool pod refused the gateway's internal token (Secret " FM_INTERNAL_TOKEN_SECRET ")");
+            return 1;
+        }
+        *auth_refreshed = 1;
+        free(fm_gw_internal_token(g->secrets, 1, &err));
     }
-    json_decref(cr);
-    long max_query_ms = FM_GW_DEFAULT_MAX_QUERY_MS;
-    fm_router_serves(g->router, q.catalog, &max_query_ms);
-    size_t len;
-    char *body = forward_body(&q, f, max_query_ms, &len);
+    if (n == FWD_CONNECT && attempt >= MAX_ATTEMPTS) {
+        fm_http_error(f->r, 503, "unavailable", "no pool pod could be reached");
+        return 1;
+    }
+    f->t.retry = 1; /* back to the head of the queue, same deadline */
+    return 0;
+}
+
+static void route_query(fwd *f, const char *catalog, const char *body, size_t len, long max_query_ms) {
     int auth_refreshed = 0;
-    rc = MHD_YES;
     for (int attempt = 0;; attempt++) {
-        fm_route_result rr = fm_router_acquire(g->router, q.catalog, &r->t, client_gone, r);
+        fm_route_result rr = fm_router_acquire(f->g->router, catalog, &f->t, client_gone, f);
         if (rr == FM_ROUTE_OK) {
-            r->leased = 1;
-            snprintf(r->pod, sizeof r->pod, "%s", r->t.pod);
-            snprintf(r->pool, sizeof r->pool, "%s", r->t.pool);
-            if (!r->t.retry) fm_gw_metrics_wait(r->t.pool, (double)r->t.waited_ms / 1000.0);
-            char *token = fm_gw_internal_token(g->secrets, 0, &err);
-            if (!token) {
-                fm_router_release(g->router, &r->t, FM_LEASE_DONE);
-                r->leased = 0;
-                rc = send_error(c, r, 503, "unavailable", err.msg);
-                break;
-            }
-            fwd_next n = forward(g, c, r, r->t.ip, body, len, r->t.max_query_ms, token, &rc);
-            free(token);
-            if (n == FWD_DONE) break; /* the lease is released when the response completes */
-            fm_router_release(g->router, &r->t, n == FWD_BUSY ? FM_LEASE_BUSY
-                                                  : n == FWD_CONNECT ? FM_LEASE_FAILED
-                                                                     : FM_LEASE_DONE);
-            r->leased = 0;
-            r->pod[0] = 0;
-            if (n == FWD_AUTH) {
-                if (auth_refreshed) {
-                    rc = send_error(c, r, 502, "upstream_failed",
-                                    "the pool pod refused the gateway's internal token (Secret " FM_INTERNAL_TOKEN_SECRET ")");
-                    break;
-                }
-                auth_refreshed = 1;
-                char *t = fm_gw_internal_token(g->secrets, 1, &err);
-                free(t);
-            }
-            if (n == FWD_CONNECT && attempt >= MAX_ATTEMPTS) {
-                rc = send_error(c, r, 503, "unavailable", "no pool pod could be reached");
-                break;
-            }
-            r->t.retry = 1; /* back to the head of the queue, same deadline */
+            if (forward_leased(f, body, len, attempt, &auth_refreshed)) return;
             continue;
         }
-        if (rr == FM_ROUTE_NO_POOL || rr == FM_ROUTE_NO_PODS) {
-            rc = fallback(g, c, r, q.catalog, body, len, max_query_ms,
-                          rr == FM_ROUTE_NO_POOL ? "no pool serves it" : "its pool has no ready pod");
-            break;
-        }
-        char m[300];
-        if (rr == FM_ROUTE_QUEUE_FULL) {
-            snprintf(m, sizeof m, "the queue of catalog \"%.200s\" is full: try again later", q.catalog);
-            rc = send_error(c, r, 429, "queue_full", m);
-        } else if (rr == FM_ROUTE_TIMEOUT) {
-            snprintf(m, sizeof m, "no pod of catalog \"%.200s\" became free within the queue's maxWaitTime (%lld ms waited)",
-                     q.catalog, (long long)r->t.waited_ms);
-            rc = send_error(c, r, 503, "unavailable", m);
-        } else {
-            r->status = 499;
-            rc = MHD_NO; /* the client left while queued */
-        }
-        break;
+        if (rr == FM_ROUTE_NO_POOL || rr == FM_ROUTE_NO_PODS)
+            fallback(f, catalog, body, len, max_query_ms,
+                     rr == FM_ROUTE_NO_POOL ? "no pool serves it" : "its pool has no ready pod");
+        else if (rr == FM_ROUTE_QUEUE_FULL)
+            fm_http_errorf(f->r, 429, "queue_full", "the queue of catalog \"%.200s\" is full: try again later", catalog);
+        else if (rr == FM_ROUTE_TIMEOUT)
+            fm_http_errorf(f->r, 503, "unavailable",
+                           "no pod of catalog \"%.200s\" became free within the queue's maxWaitTime (%lld ms waited)",
+                           catalog, (long long)f->t.waited_ms);
+        else
+            fm_http_abandon(f->r, 499); /* the client left while queued */
+        return;
     }
-    free(body);
+}
+
+static void on_query(fm_http_req *r, void *ud) {
+    gateway *g = ud;
+    fwd *f = fm_http_req_alloc(r, sizeof *f);
+    f->g = g;
+    f->r = r;
+    f->id = fm_http_req_id(r);
+    fm_http_req_on_done(r, fwd_done, f);
+    fm_query_request q;
+    fm_format fmt;
+    if (fm_query_request_read(r, &q, &fmt)) return;
+    f->format = (int)fmt;
+    json_t *cr = q.catalog ? kube_informer_get(g->catalogs, g->ns, q.catalog) : NULL;
+    if (!q.catalog) {
+        fm_http_error(r, 400, "invalid", "\"catalog\" is required");
+    } else if (!cr) {
+        fm_http_errorf(r, 404, "not_found", "unknown catalog \"%.200s\"", q.catalog);
+    } else {
+        long max_query_ms = FM_GW_DEFAULT_MAX_QUERY_MS;
+        fm_router_serves(g->router, q.catalog, &max_query_ms);
+        size_t len;
+        char *fbody = forward_body(&q, fmt, max_query_ms, &len);
+        route_query(f, q.catalog, fbody, len, max_query_ms);
+        free(fbody);
+    }
+    json_decref(cr);
     fm_query_request_free(&q);
-    return rc;
 }
 
-/* ---- MHD glue ------------------------------------------------------------------------------- */
+/* ---- the other endpoints -------------------------------------------------------------------- */
 
-static int ready(gateway *g) {
-    return kube_informer_synced(g->pods) && kube_informer_synced(g->pools) && kube_informer_synced(g->catalogs) &&
-           fm_gw_secrets_loaded(g->secrets) && !atomic_load(&g->draining);
+static int token_ok(void *ud, const char *token, size_t len) {
+    gateway *g = ud;
+    return fm_tokset_check(g->tokens, token, len);
 }
 
-static enum MHD_Result handle_get(gateway *g, struct MHD_Connection *c, const char *url, gwreq *r) {
-    if (!strcmp(url, "/healthz")) return send_body(c, r, 200, "text/plain", "ok\n", 3, NULL);
-    if (!strcmp(url, "/readyz")) {
-        if (!ready(g)) return send_body(c, r, 503, "text/plain", "not ready\n", 10, NULL);
-        return send_body(c, r, 200, "text/plain", "ready\n", 6, NULL);
-    }
-    if (!strcmp(url, "/metrics")) {
-        fm_buf b;
-        fm_buf_init(&b);
-        fm_metrics_render(&b);
-        fm_gw_metrics_render(&b, g->router);
-        enum MHD_Result rc = send_body(c, r, 200, "text/plain; version=0.0.4", b.data, b.len, NULL);
-        fm_buf_free(&b);
-        return rc;
-    }
-    return send_error(c, r, 404, "not_found", "no such endpoint (POST /query, GET /healthz /readyz /metrics)");
+static void on_readyz(fm_http_req *r, void *ud) {
+    gateway *g = ud;
+    int ready = kube_informer_synced(g->pods) && kube_informer_synced(g->pools) && kube_informer_synced(g->catalogs) &&
+                fm_gw_secrets_loaded(g->secrets) && !fm_http_draining(g->http);
+    if (ready) fm_http_respond(r, 200, "text/plain", "ready\n", 6);
+    else fm_http_respond(r, 503, "text/plain", "not ready\n", 10);
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                                  const char *version, const char *upload, size_t *upload_size, void **con_cls) {
-    gateway *g = cls;
-    (void)version;
-    gwreq *r = *con_cls;
-    if (!r) {
-        r = calloc(1, sizeof *r);
-        r->g = g;
-        r->t0 = fm_now_ms();
-        r->format = -1;
-        r->client_fd = -1;
-        fm_buf_init(&r->body);
-        *con_cls = r;
-        atomic_fetch_add(&g->inflight, 1);
-        if (strcmp(url, "/query")) {
-            r->done = 1;
-            if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-                return send_error(c, r, 405, "method_not_allowed", "use GET");
-            return handle_get(g, c, url, r);
-        }
-        r->is_query = 1;
-        snprintf(r->id, sizeof r->id, "gw-%llx-%llu", (unsigned long long)g->started_ms,
-                 (unsigned long long)atomic_fetch_add(&g->next_id, 1));
-        fm_metrics_inflight(1);
-        r->done = 1;
-        if (strcmp(method, "POST")) return send_error(c, r, 405, "method_not_allowed", "use POST /query");
-        if (!token_ok(g, c))
-            return send_error(c, r, 401, "unauthorized", "a valid bearer token is required (Authorization: Bearer <token>)");
-        if (atomic_load(&g->draining)) return send_error(c, r, 503, "unavailable", "the gateway is shutting down");
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > g->o.max_body) {
-            char m[96];
-            snprintf(m, sizeof m, "request body is larger than %zu bytes", g->o.max_body);
-            return send_error(c, r, 413, "too_large", m);
-        }
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-        r->client_fd = ci ? ci->connect_fd : -1;
-        r->done = 0;
-        return MHD_YES;
-    }
-    if (r->done) {
-        *upload_size = 0;
-        return MHD_YES;
-    }
-    if (*upload_size) {
-        if (r->body.len + *upload_size > g->o.max_body) r->too_large = 1;
-        else fm_buf_append(&r->body, upload, *upload_size);
-        *upload_size = 0;
-        return MHD_YES;
-    }
-    r->done = 1;
-    return start_query(g, c, r);
-}
-
-static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
-    gateway *g = cls;
-    (void)c;
-    gwreq *r = *con_cls;
-    if (!r) return;
-    *con_cls = NULL;
-    if (r->is_query) {
-        if (r->up) {
-            if (!r->failed && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
-                fm_metrics_error(FM_STAGE_CANCELLED);
-                fm_info("query %s: the client went away: aborting it on pod %s", r->id, r->pod);
-            }
-            if (r->failed) fm_metrics_error(FM_STAGE_MID_STREAM);
-            fm_upstream_close(r->up); /* aborts an unfinished transfer */
-        }
-        if (r->fwd_t0 && r->pool[0]) fm_gw_metrics_query(r->pool, (double)(fm_now_ms() - r->fwd_t0) / 1000.0);
-        if (r->leased) fm_router_release(g->router, &r->t, FM_LEASE_DONE);
-        if (r->status) {
-            fm_metrics_request(r->format, r->status);
-            fm_metrics_duration((double)(fm_now_ms() - r->t0) / 1000.0);
-        }
-        if (r->status >= 500 && r->status != 504) fm_debug("query %s: status %d", r->id, r->status);
-        fm_metrics_inflight(-1);
-    }
-    fm_buf_free(&r->body);
-    atomic_fetch_sub(&g->inflight, 1);
-    free(r);
-}
-
-static void mhd_log(void *cls, const char *fmt, va_list ap) {
-    (void)cls;
+static void on_metrics(fm_http_req *r, void *ud) {
+    gateway *g = ud;
     fm_buf b;
     fm_buf_init(&b);
-    fm_buf_vprintf(&b, fmt, ap);
-    while (b.len && b.data[b.len - 1] == '\n') b.data[--b.len] = 0;
-    fm_warn("http: %s", b.data ? b.data : "");
+    fm_metrics_render(&b);
+    fm_gw_metrics_render(&b, g->router);
+    fm_http_metrics_render(g->http, &b);
+    fm_http_respond(r, 200, "text/plain; version=0.0.4", b.data, b.len);
     fm_buf_free(&b);
 }
+
+static const fm_http_route ROUTES[] = {
+    {"POST", "/query", FM_HTTP_AUTH | FM_HTTP_NOT_DRAINING | FM_HTTP_BODY | FM_HTTP_QUERY, on_query},
+    {"GET", "/healthz", 0, fm_http_healthz},
+    {"GET", "/readyz", 0, on_readyz},
+    {"GET", "/metrics", 0, on_metrics},
+};
 
 /* ---- life cycle ----------------------------------------------------------------------------- */
 
@@ -638,152 +526,98 @@ static kube_informer *informer(gateway *g, const kube_resource *res, const char 
     return inf;
 }
 
-static void usage(FILE *to) {
-    fprintf(to,
-            "usage: featherman gateway [--listen ADDR:PORT] [--namespace NS] [--kubeconfig FILE] [--context NAME]\n"
-            "                          [--tokens-secret NAME] [--internal-token-secret NAME] [--image IMAGE]\n"
-            "                          [--worker-port N] [--token-refresh-ms N] [--fallback-wait-ms N] [--no-fallback]\n"
-            "                          [--max-body BYTES] [--drain-ms N]\n"
-            "  Routes POST /query to warm pool pods of the requested catalog (found through the API),\n"
-            "  queues per pool, falls back to a one-off Job, streams results through.\n");
-}
-
-int fm_role_gateway(int argc, char **argv) {
-    gateway g;
-    memset(&g, 0, sizeof g);
-    gw_opts *o = &g.o;
-    o->tokens_secret = FM_QUERY_TOKENS_SECRET;
-    o->internal_secret = FM_INTERNAL_TOKEN_SECRET;
-    o->image = getenv("FEATHERMAN_IMAGE") ? getenv("FEATHERMAN_IMAGE") : FM_DEFAULT_IMAGE;
-    o->worker_port = FM_WORKER_PORT;
-    o->fallback = 1;
-    o->token_refresh_ms = 2000;
-    o->fallback_wait_ms = 60000;
-    o->drain_ms = 30000;
-    o->max_body = 1 << 20;
-    static const struct option opts[] = {
-        {"listen", required_argument, 0, 'l'},         {"namespace", required_argument, 0, 'n'},
-        {"kubeconfig", required_argument, 0, 'k'},     {"context", required_argument, 0, 'x'},
-        {"tokens-secret", required_argument, 0, 's'},  {"internal-token-secret", required_argument, 0, 'i'},
-        {"image", required_argument, 0, 'I'},          {"worker-port", required_argument, 0, 'p'},
-        {"token-refresh-ms", required_argument, 0, 'r'}, {"fallback-wait-ms", required_argument, 0, 'w'},
-        {"no-fallback", no_argument, 0, 'F'},          {"max-body", required_argument, 0, 'b'},
-        {"drain-ms", required_argument, 0, 'd'},       {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
-    optind = 1;
-    int ch;
-    while ((ch = getopt_long(argc, argv, "l:n:k:x:s:i:I:p:r:w:Fb:d:h", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'l': o->listen = optarg; break;
-        case 'n': o->ns = optarg; break;
-        case 'k': o->kubeconfig = optarg; break;
-        case 'x': o->context = optarg; break;
-        case 's': o->tokens_secret = optarg; break;
-        case 'i': o->internal_secret = optarg; break;
-        case 'I': o->image = optarg; break;
-        case 'p': o->worker_port = atoi(optarg); break;
-        case 'r': o->token_refresh_ms = atol(optarg); break;
-        case 'w': o->fallback_wait_ms = atol(optarg); break;
-        case 'F': o->fallback = 0; break;
-        case 'b': o->max_body = (size_t)strtoull(optarg, NULL, 10); break;
-        case 'd': o->drain_ms = atol(optarg); break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (optind < argc || o->worker_port <= 0 || o->worker_port > 65535 || !o->max_body) {
-        usage(stderr);
-        return 2;
-    }
-    char addr[64];
-    int port;
-    if (fm_listen_or_pod_ip(o->listen, 8080, addr, sizeof addr, &port)) {
-        fprintf(stderr, "featherman gateway: --listen wants ADDR:PORT\n");
-        return 2;
-    }
-
-    fm_signals_block();
-    fm_upstream_global_init();
-    fm_err err;
-    fm_err_clear(&err);
-    int rc = 1;
+/* the Kubernetes client, the Secret reader and the informers */
+static int gw_open(gateway *g, fm_err *err) {
     kube_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    char *kcpath = fm_host_path(o->kubeconfig);
-    int lrc = kcpath ? kube_config_load_kubeconfig(kcpath, o->context, &cfg, &err) : kube_config_load(&cfg, &err);
+    char *kcpath = fm_host_path(g->o.kubeconfig);
+    int lrc = kcpath ? kube_config_load_kubeconfig(kcpath, g->o.context, &cfg, err) : kube_config_load(&cfg, err);
     free(kcpath);
-    if (lrc) goto fail;
-    g.kc = kube_client_new(&cfg, &err);
+    if (lrc) return -1;
+    g->kc = kube_client_new(&cfg, err);
     kube_config_free(&cfg);
-    if (!g.kc) goto fail;
-    const char *ns = o->ns ? o->ns : getenv("POD_NAMESPACE");
-    snprintf(g.ns, sizeof g.ns, "%s", ns && *ns ? ns : kube_client_namespace(g.kc));
-    g.started_ms = fm_wall_ms();
-    g.router = fm_router_new();
-    g.tokens = fm_tokset_new();
-    g.secrets = fm_gw_secrets_start(g.kc, g.ns, o->tokens_secret, o->internal_secret, o->token_refresh_ms, g.tokens, &err);
-    if (!g.secrets) goto fail;
-    if (!(g.pools = informer(&g, &RES_POOLS, NULL, pool_add, pool_upd, &err))) goto fail;
-    if (!(g.pods = informer(&g, &KUBE_RES_PODS, FM_LABEL_COMPONENT "=" FM_COMPONENT_POOL, pod_add, pod_upd, &err)))
-        goto fail;
-    if (!(g.catalogs = informer(&g, &RES_CATALOGS, NULL, NULL, NULL, &err))) goto fail;
+    if (!g->kc) return -1;
+    const char *ns = g->o.ns ? g->o.ns : getenv("POD_NAMESPACE");
+    snprintf(g->ns, sizeof g->ns, "%s", ns && *ns ? ns : kube_client_namespace(g->kc));
+    g->router = fm_router_new();
+    g->tokens = fm_tokset_new();
+    g->secrets = fm_gw_secrets_start(g->kc, g->ns, g->o.tokens_secret, g->o.internal_secret, g->o.token_refresh_ms,
+                                     g->tokens, err);
+    if (!g->secrets) return -1;
+    if (!(g->pools = informer(g, &RES_POOLS, NULL, pool_add, pool_upd, err))) return -1;
+    if (!(g->pods = informer(g, &KUBE_RES_PODS, FM_LABEL_COMPONENT "=" FM_COMPONENT_POOL, pod_add, pod_upd, err)))
+        return -1;
+    if (!(g->catalogs = informer(g, &RES_CATALOGS, NULL, NULL, NULL, err))) return -1;
+    return 0;
+}
 
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
-        fm_fail(&err, FM_E_INVALID, "listen address %s is not an IPv4 address", addr);
-        goto fail;
-    }
-    g.mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
-                             NULL, NULL, on_request, &g, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, &g, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &g,
-                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)300, MHD_OPTION_CONNECTION_LIMIT,
-                             (unsigned int)2000, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
-    if (!g.mhd) {
-        fm_fail(&err, FM_E_UNAVAILABLE, "cannot listen on %s:%d: %s", addr, port, strerror(errno));
-        goto fail;
-    }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(g.mhd, MHD_DAEMON_INFO_BIND_PORT);
-    fm_info("gateway listening on http://%s:%d, namespace %s (tokens from Secret %s)", addr, di ? di->port : port, g.ns,
-            o->tokens_secret);
-
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    struct timespec tick = {0, 200 * 1000000L};
+/* HTTP until SIGTERM/SIGINT, then quiesce and drain */
+static int gw_serve(gateway *g, fm_err *err) {
+    fm_http_config hc = {.name = "gateway", .addr = g->o.listen_addr, .port = g->o.listen_port, .routes = ROUTES,
+                         .nroutes = sizeof ROUTES / sizeof ROUTES[0], .ud = g, .auth = token_ok,
+                         .max_body = g->o.max_body, .pod = getenv("POD_NAME"), .id_prefix = "gw", .conn_limit = 2000,
+                         .conn_timeout_s = 300};
+    g->http = fm_http_start(&hc, err);
+    if (!g->http) return -1;
+    fm_info("gateway listening on http://%s:%d, namespace %s (tokens from Secret %s)", g->o.listen_addr,
+            fm_http_port(g->http), g->ns, g->o.tokens_secret);
     int64_t next_report = 0;
     for (;;) {
         if (fm_now_ms() >= next_report) {
-            report_queues(&g);
-            next_report = fm_now_ms() + 1000;
+            report_queues(g);
+            next_report = fm_now_ms() + QUEUE_REPORT_MS;
         }
-        int sig = sigtimedwait(&set, NULL, &tick);
-        if (sig == SIGTERM || sig == SIGINT) {
+        int sig = fm_signals_wait(LOOP_MS);
+        if (sig) {
             fm_info("received %s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
             break;
         }
     }
-    atomic_store(&g.draining, 1);
-    MHD_socket ls = MHD_quiesce_daemon(g.mhd);
-    if (ls != MHD_INVALID_SOCKET) close(ls);
-    int64_t until = fm_now_ms() + o->drain_ms;
-    struct timespec pause = {0, 20 * 1000000L};
-    while (atomic_load(&g.inflight) > 0 && fm_now_ms() < until) nanosleep(&pause, NULL);
-    rc = 0;
-    goto out;
-fail:
-    fm_error("%s", err.msg);
-out:
-    if (g.mhd) MHD_stop_daemon(g.mhd);
-    kube_informer_free(g.pods);
-    kube_informer_free(g.pools);
-    kube_informer_free(g.catalogs);
-    fm_gw_secrets_stop(g.secrets);
-    fm_router_free(g.router);
-    fm_tokset_free(g.tokens);
-    kube_client_free(g.kc);
+    fm_http_quiesce(g->http);
+    int left = fm_http_drain(g->http, g->o.drain_ms, 20, NULL, NULL);
+    if (left) fm_warn("%d request%s still running after %ld ms: closing them", left, left == 1 ? "" : "s", g->o.drain_ms);
+    return 0;
+}
+
+static void gw_close(gateway *g) {
+    fm_http_stop(g->http); /* first: requests still in flight release their leases into the router */
+    kube_informer_free(g->pods);
+    kube_informer_free(g->pools);
+    kube_informer_free(g->catalogs);
+    fm_gw_secrets_stop(g->secrets);
+    fm_router_free(g->router);
+    fm_tokset_free(g->tokens);
+    kube_client_free(g->kc);
     fm_gw_metrics_reset();
+}
+
+static int gw_run(const fm_gw_config *cfg) {
+    fm_signals_block(); /* before any thread starts, so every thread inherits the mask */
+    fm_upstream_global_init();
+    gateway *g = fm_xcalloc(1, sizeof *g);
+    g->o = *cfg;
+    fm_err err;
+    fm_err_clear(&err);
+    int rc = gw_open(g, &err) || gw_serve(g, &err) ? 1 : 0;
+    if (rc) fm_error("%s", err.msg);
+    gw_close(g);
+    free(g);
     fm_upstream_global_cleanup();
     fm_info("gateway stopped");
     return rc;
+}
+
+int fm_role_gateway(int argc, char **argv) {
+    fm_gw_config cfg;
+    fm_err err;
+    fm_err_clear(&err);
+    switch (fm_gw_cmd(argc, argv, &cfg, &err)) {
+    case FM_GW_HELP: fm_gw_usage(stdout); return 0;
+    case FM_GW_USAGE:
+        fprintf(stderr, "featherman gateway: %s\n", err.msg);
+        fm_gw_usage(stderr);
+        return 2;
+    case FM_GW_RUN: break;
+    }
+    return gw_run(&cfg);
 }

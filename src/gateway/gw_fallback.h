@@ -1,4 +1,4 @@
-/* The gateway's Job fallback (brief §4): a catalog with no pool, or whose pool has no ready pod
+/* The gateway's Job fallback: a catalog with no pool, or whose pool has no ready pod
  * after the wait, is served by a one-off Job running `featherman worker serve --once` for that
  * catalog; the gateway waits for the Job's pod to be Ready and calls it like a pool pod (the
  * worker exits after that one query and the Job completes).

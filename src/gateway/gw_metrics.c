@@ -5,20 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/histo.h"
 #include "base/json_out.h"
+#include "base/xalloc.h"
 
 static const double bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
 #define NB (int)(sizeof bounds / sizeof bounds[0])
 #define MAX_POOLS 512
 
 typedef struct {
-    unsigned long long b[NB + 1], count;
-    double sum;
-} histo;
-
-typedef struct {
     char *name;
-    histo wait, query;
+    char *label; /* pool="...", escaped */
+    fm_histo wait, query;
 } pool_m;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -31,57 +29,34 @@ static pool_m *get(const char *name) {
     if (npools >= MAX_POOLS) return strcmp(name, "other") ? get("other") : &pools[npools - 1];
     if (npools == cap) {
         cap = cap ? 2 * cap : 8;
-        pools = realloc(pools, cap * sizeof *pools);
+        pools = fm_xreallocarray(pools, cap, sizeof *pools);
     }
     pool_m *p = &pools[npools++];
     memset(p, 0, sizeof *p);
-    p->name = strdup(name);
+    p->name = fm_xstrdup(name);
+    fm_buf b;
+    fm_buf_init(&b);
+    fm_buf_puts(&b, "pool=");
+    fm_json_string(&b, name, strlen(name)); /* a JSON string is a valid label value */
+    p->label = fm_buf_steal(&b);
     return p;
-}
-
-static void observe(histo *h, double s) {
-    int b = NB;
-    for (int i = 0; i < NB; i++)
-        if (s <= bounds[i]) {
-            b = i;
-            break;
-        }
-    h->b[b]++;
-    h->count++;
-    h->sum += s;
 }
 
 void fm_gw_metrics_wait(const char *pool, double s) {
     pthread_mutex_lock(&mu);
-    observe(&get(pool)->wait, s);
+    fm_histo_observe(&get(pool)->wait, bounds, NB, s);
     pthread_mutex_unlock(&mu);
 }
 
 void fm_gw_metrics_query(const char *pool, double s) {
     pthread_mutex_lock(&mu);
-    observe(&get(pool)->query, s);
+    fm_histo_observe(&get(pool)->query, bounds, NB, s);
     pthread_mutex_unlock(&mu);
 }
 
 static void label(fm_buf *o, const char *name) {
     fm_buf_puts(o, "{pool=");
     fm_json_string(o, name, strlen(name)); /* a JSON string is a valid label value */
-}
-
-static void render_histo(fm_buf *o, const char *metric, const char *pool, const histo *h) {
-    unsigned long long cum = 0;
-    for (int i = 0; i <= NB; i++) {
-        cum += h->b[i];
-        fm_buf_printf(o, "%s_bucket", metric);
-        label(o, pool);
-        if (i < NB) fm_buf_printf(o, ",le=\"%g\"} %llu\n", bounds[i], cum);
-        else fm_buf_printf(o, ",le=\"+Inf\"} %llu\n", cum);
-    }
-    fm_buf_printf(o, "%s_sum", metric);
-    label(o, pool);
-    fm_buf_printf(o, "} %.6f\n%s_count", h->sum, metric);
-    label(o, pool);
-    fm_buf_printf(o, "} %llu\n", h->count);
 }
 
 static void queue_line(void *ud, const char *pool, const char *catalog, int queued, int routable, int inflight) {
@@ -100,17 +75,17 @@ void fm_gw_metrics_render(fm_buf *o, fm_router *r) {
     fm_buf_puts(o, "# HELP ducklake_pool_wait_duration_seconds Time a query waited for a pod.\n"
                    "# TYPE ducklake_pool_wait_duration_seconds histogram\n");
     for (size_t i = 0; i < npools; i++)
-        render_histo(o, "ducklake_pool_wait_duration_seconds", pools[i].name, &pools[i].wait);
+        fm_histo_write(&pools[i].wait, bounds, NB, o, "ducklake_pool_wait_duration_seconds", pools[i].label);
     fm_buf_puts(o, "# HELP ducklake_pool_query_duration_seconds Time from forwarding a query to its last byte.\n"
                    "# TYPE ducklake_pool_query_duration_seconds histogram\n");
     for (size_t i = 0; i < npools; i++)
-        render_histo(o, "ducklake_pool_query_duration_seconds", pools[i].name, &pools[i].query);
+        fm_histo_write(&pools[i].query, bounds, NB, o, "ducklake_pool_query_duration_seconds", pools[i].label);
     pthread_mutex_unlock(&mu);
 }
 
 void fm_gw_metrics_reset(void) {
     pthread_mutex_lock(&mu);
-    for (size_t i = 0; i < npools; i++) free(pools[i].name);
+    for (size_t i = 0; i < npools; i++) free(pools[i].name), free(pools[i].label);
     free(pools);
     pools = NULL;
     npools = cap = 0;

@@ -1,4 +1,4 @@
-/* The gateway's per-pool metrics (the seed's names, label pool="..."), rendered after the
+/* The gateway's per-pool metrics (label pool="..."), rendered after the
  * process-wide request metrics of metrics.h (featherman_queries_total{format,code} there counts
  * the gateway's own answers):
  *   ducklake_pool_queue_length{pool}             gauge: queries waiting for a pod (from the router)

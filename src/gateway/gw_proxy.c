@@ -2,13 +2,14 @@
 #include "gateway/gw_proxy.h"
 
 #include <curl/curl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "base/clock.h"
+#include "base/xalloc.h"
+#include "http/http.h"
 
 #define POLL_MS 100
 
@@ -69,12 +70,6 @@ static size_t on_body(char *b, size_t size, size_t n, void *ud) {
     return size * n;
 }
 
-static int client_gone(int fd) {
-    if (fd < 0) return 0;
-    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
-    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
-}
-
 static void say(char *msg, size_t n, const char *fmt, const char *detail) {
     if (msg && n) snprintf(msg, n, fmt, detail);
 }
@@ -102,7 +97,7 @@ static fm_up_result step(fm_upstream *u, char *msg, size_t msgn) {
         say(msg, msgn, "%s", "the query's time limit was reached");
         return FM_UP_TIMEOUT;
     }
-    if (client_gone(u->client_fd)) {
+    if (fm_http_fd_hung_up(u->client_fd)) {
         say(msg, msgn, "%s", "the client went away");
         return FM_UP_CLIENT_GONE;
     }
@@ -114,8 +109,7 @@ static fm_up_result step(fm_upstream *u, char *msg, size_t msgn) {
 }
 
 fm_upstream *fm_upstream_open(const fm_upstream_req *r, fm_up_result *res, char *msg, size_t msgn) {
-    fm_upstream *u = calloc(1, sizeof *u);
-    if (!u) return NULL;
+    fm_upstream *u = fm_xcalloc(1, sizeof *u);
     fm_buf_init(&u->pending);
     u->client_fd = r->client_fd;
     u->deadline_ms = r->deadline_ms;

@@ -40,7 +40,7 @@ typedef struct {
 
 typedef struct fm_upstream fm_upstream;
 
-/* NULL only on allocation failure; check *res (FM_UP_OK once the headers are in) and msg */
+/* never NULL; check *res (FM_UP_OK once the headers are in) and msg */
 fm_upstream *fm_upstream_open(const fm_upstream_req *r, fm_up_result *res, char *msg, size_t msgn);
 long fm_upstream_status(const fm_upstream *u);
 const char *fm_upstream_content_type(const fm_upstream *u); /* "" when absent */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/xalloc.h"
 #include "k8s/k8s_names.h"
 #include "base/clock.h"
 #include "model/spec.h"
@@ -50,7 +51,7 @@ struct fm_router {
 /* ---- table ------------------------------------------------------------------------------------ */
 
 fm_router *fm_router_new(void) {
-    fm_router *r = calloc(1, sizeof *r);
+    fm_router *r = fm_xcalloc(1, sizeof *r);
     pthread_mutex_init(&r->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -89,15 +90,15 @@ static void set_pool_locked(fm_router *r, const char *name, const char *catalog,
     if (!p) {
         if (r->npools == r->cap_pools) {
             r->cap_pools = r->cap_pools ? 2 * r->cap_pools : 8;
-            r->pools = realloc(r->pools, r->cap_pools * sizeof *r->pools);
+            r->pools = fm_xreallocarray(r->pools, r->cap_pools, sizeof *r->pools);
         }
         p = &r->pools[r->npools++];
         memset(p, 0, sizeof *p);
-        p->name = strdup(name);
+        p->name = fm_xstrdup(name);
     }
     if (!p->catalog || strcmp(p->catalog, catalog)) {
         free(p->catalog);
-        p->catalog = strdup(catalog);
+        p->catalog = fm_xstrdup(catalog);
     }
     p->queue_max = queue_max;
     p->wait_ms = wait_ms;
@@ -119,7 +120,7 @@ static void set_pod_locked(fm_router *r, fm_pool_pod *p) {
     if (!d) {
         if (r->npods == r->cap_pods) {
             r->cap_pods = r->cap_pods ? 2 * r->cap_pods : 8;
-            r->pods = realloc(r->pods, r->cap_pods * sizeof *r->pods);
+            r->pods = fm_xreallocarray(r->pods, r->cap_pods, sizeof *r->pods);
         }
         d = &r->pods[r->npods++];
         memset(d, 0, sizeof *d);
@@ -133,10 +134,10 @@ static void set_pod_locked(fm_router *r, fm_pool_pod *p) {
 
 static fm_pool_pod copy_pod(const fm_pool_pod *p) {
     fm_pool_pod c = *p;
-    c.name = p->name ? strdup(p->name) : NULL;
-    c.ip = p->ip ? strdup(p->ip) : NULL;
-    c.pool = p->pool ? strdup(p->pool) : NULL;
-    c.catalog = p->catalog ? strdup(p->catalog) : NULL;
+    c.name = p->name ? fm_xstrdup(p->name) : NULL;
+    c.ip = p->ip ? fm_xstrdup(p->ip) : NULL;
+    c.pool = p->pool ? fm_xstrdup(p->pool) : NULL;
+    c.catalog = p->catalog ? fm_xstrdup(p->catalog) : NULL;
     return c;
 }
 
@@ -314,7 +315,7 @@ fm_route_result fm_router_acquire(fm_router *r, const char *catalog, fm_gw_ticke
     }
     /* wait in target's queue: at the tail, or at the head for a retry after a 409 */
     t->queued = 1;
-    char *pname = strdup(target->name);
+    char *pname = fm_xstrdup(target->name);
     waiter w = {0};
     if (t->retry && target->head) {
         w.next = target->head;

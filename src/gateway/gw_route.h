@@ -1,5 +1,5 @@
 /* The gateway's routing table: which pool serves a catalog, which of its pods may take a query
- * now, and a FIFO queue per pool for queries that find every pod busy (brief §4).
+ * now, and a FIFO queue per pool for queries that find every pod busy.
  *
  * The table is fed from the informers' caches (fm_router_sync_pools / fm_router_sync_pods replace
  * what the router knew, keeping its own per-pod bookkeeping by pod name), or through the direct

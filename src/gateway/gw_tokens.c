@@ -2,7 +2,6 @@
 #include "gateway/gw_tokens.h"
 
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +11,10 @@
 #include "base/base64.h"
 #include "base/log.h"
 #include "base/clock.h"
+#include "base/xalloc.h"
+#include "http/http.h"
 
-typedef unsigned char digest[SHA256_DIGEST_LENGTH];
+typedef fm_http_token digest; /* kept as hashes only */
 
 struct fm_tokset {
     pthread_rwlock_t lock;
@@ -22,7 +23,7 @@ struct fm_tokset {
 };
 
 fm_tokset *fm_tokset_new(void) {
-    fm_tokset *s = calloc(1, sizeof *s);
+    fm_tokset *s = fm_xcalloc(1, sizeof *s);
     pthread_rwlock_init(&s->lock, NULL);
     return s;
 }
@@ -49,11 +50,11 @@ static void swap_in(fm_tokset *s, digest *h, size_t n) {
 }
 
 size_t fm_tokset_set(fm_tokset *s, const char *const *tokens, size_t n) {
-    digest *h = calloc(n ? n : 1, sizeof *h);
+    digest *h = fm_xcalloc(n ? n : 1, sizeof *h);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         size_t len = tokens[i] ? trimmed_len(tokens[i], strlen(tokens[i])) : 0;
-        if (len) SHA256((const unsigned char *)tokens[i], len, h[k++]);
+        if (len) fm_http_token_set(&h[k++], tokens[i], len);
     }
     swap_in(s, h, k);
     return k;
@@ -63,7 +64,7 @@ int fm_tokset_load_secret(fm_tokset *s, json_t *secret, size_t *count) {
     if (!json_is_object(secret)) return -1;
     json_t *data = json_object_get(secret, "data"), *sdata = json_object_get(secret, "stringData");
     size_t cap = json_object_size(data) + json_object_size(sdata);
-    digest *h = calloc(cap ? cap : 1, sizeof *h);
+    digest *h = fm_xcalloc(cap ? cap : 1, sizeof *h);
     size_t k = 0;
     const char *key;
     json_t *v;
@@ -73,14 +74,14 @@ int fm_tokset_load_secret(fm_tokset *s, json_t *secret, size_t *count) {
         char *plain = fm_b64decode(json_string_value(v), &len);
         if (!plain) continue;
         len = trimmed_len(plain, len);
-        if (len) SHA256((const unsigned char *)plain, len, h[k++]);
+        if (len) fm_http_token_set(&h[k++], plain, len);
         OPENSSL_cleanse(plain, len);
         free(plain);
     }
     json_object_foreach(sdata, key, v) {
         if (!json_is_string(v)) continue;
         size_t len = trimmed_len(json_string_value(v), json_string_length(v));
-        if (len) SHA256((const unsigned char *)json_string_value(v), len, h[k++]);
+        if (len) fm_http_token_set(&h[k++], json_string_value(v), len);
     }
     swap_in(s, h, k);
     if (count) *count = k;
@@ -88,11 +89,8 @@ int fm_tokset_load_secret(fm_tokset *s, json_t *secret, size_t *count) {
 }
 
 int fm_tokset_check(fm_tokset *s, const char *token, size_t len) {
-    digest got;
-    SHA256((const unsigned char *)token, len, got);
-    int ok = 0;
     pthread_rwlock_rdlock(&s->lock);
-    for (size_t i = 0; i < s->n; i++) ok |= CRYPTO_memcmp(got, s->hashes[i], sizeof got) == 0;
+    int ok = fm_http_token_in(s->hashes, s->n, token, len);
     pthread_rwlock_unlock(&s->lock);
     return ok;
 }
@@ -171,11 +169,11 @@ static void *secrets_thread(void *arg) {
 
 fm_gw_secrets *fm_gw_secrets_start(kube_client *c, const char *ns, const char *tokens_secret,
                                    const char *internal_secret, long refresh_ms, fm_tokset *set, fm_err *err) {
-    fm_gw_secrets *g = calloc(1, sizeof *g);
+    fm_gw_secrets *g = fm_xcalloc(1, sizeof *g);
     g->c = c;
-    g->ns = strdup(ns);
-    g->tokens_secret = strdup(tokens_secret);
-    g->internal_secret = strdup(internal_secret);
+    g->ns = fm_xstrdup(ns);
+    g->tokens_secret = fm_xstrdup(tokens_secret);
+    g->internal_secret = fm_xstrdup(internal_secret);
     g->refresh_ms = refresh_ms > 0 ? refresh_ms : 2000;
     g->set = set;
     pthread_mutex_init(&g->mu, NULL);
@@ -205,7 +203,7 @@ char *fm_gw_internal_token(fm_gw_secrets *g, int refresh, fm_err *err) {
     int64_t now = fm_now_ms();
     pthread_mutex_lock(&g->mu);
     if (g->internal && !refresh && now - g->internal_at < INTERNAL_CACHE_MS) {
-        char *t = strdup(g->internal);
+        char *t = fm_xstrdup(g->internal);
         pthread_mutex_unlock(&g->mu);
         return t;
     }
@@ -232,7 +230,7 @@ char *fm_gw_internal_token(fm_gw_secrets *g, int refresh, fm_err *err) {
     pthread_mutex_lock(&g->mu);
     if (g->internal) OPENSSL_cleanse(g->internal, strlen(g->internal));
     free(g->internal);
-    g->internal = strdup(tok);
+    g->internal = fm_xstrdup(tok);
     g->internal_at = now;
     pthread_mutex_unlock(&g->mu);
     return tok;

@@ -1,8 +1,12 @@
+/* The POST /query body parser (contract in request.h). */
 #include "http/request.h"
 
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/xalloc.h"
+#include "http/http.h"
 
 #define MAX_TIMEOUT_MS (24L * 3600 * 1000)
 
@@ -28,14 +32,14 @@ int fm_query_request_parse(const char *body, size_t len, fm_query_request *out, 
                 fm_fail(err, FM_E_INVALID, "\"sql\" must not contain NUL characters");
                 goto out;
             }
-            out->sql = strdup(json_string_value(v));
+            out->sql = fm_xstrdup(json_string_value(v));
         } else if (!strcmp(key, "catalog")) {
             if (json_is_null(v)) continue;
             if (!json_is_string(v) || json_string_length(v) == 0) {
                 fm_fail(err, FM_E_INVALID, "\"catalog\" must be a non-empty string");
                 goto out;
             }
-            out->catalog = strdup(json_string_value(v));
+            out->catalog = fm_xstrdup(json_string_value(v));
         } else if (!strcmp(key, "format")) {
             if (json_is_null(v)) continue;
             if (!json_is_string(v) || fm_format_parse(json_string_value(v), &out->format)) {
@@ -77,4 +81,18 @@ fm_format fm_query_request_format(const fm_query_request *r, const char *accept)
     if (r->has_format) f = r->format;
     else if (accept) fm_format_from_accept(accept, &f);
     return f;
+}
+
+int fm_query_request_read(fm_http_req *r, fm_query_request *out, fm_format *format) {
+    size_t len;
+    const char *body = fm_http_req_body(r, &len);
+    fm_err err;
+    fm_err_clear(&err);
+    if (fm_query_request_parse(body, len, out, &err)) {
+        fm_http_error(r, 400, "invalid", err.msg);
+        return -1;
+    }
+    *format = fm_query_request_format(out, fm_http_req_header(r, "Accept"));
+    fm_http_req_set_format(r, (int)*format);
+    return 0;
 }

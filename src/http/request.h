@@ -22,4 +22,9 @@ void fm_query_request_free(fm_query_request *r);
 /* the response format: the body's "format", else the first supported type of the Accept header
  * (may be NULL), else CSV */
 fm_format fm_query_request_format(const fm_query_request *r, const char *accept);
+
+struct fm_http_req;
+/* the body of a POST /query request parsed and its format resolved (the Accept header) and
+ * recorded for the query metrics; on a bad body answers 400 itself and returns -1 */
+int fm_query_request_read(struct fm_http_req *r, fm_query_request *out, fm_format *format);
 #endif

@@ -7,6 +7,7 @@
 
 #include "model/sqlquote.h"
 #include "model/typegrammar.h"
+#include "base/xalloc.h"
 
 static const char *part_fn(fm_part_kind k) {
     switch (k) {
@@ -93,8 +94,8 @@ static int spec_has(const fm_table_spec *t, const char *name) {
 int fm_ddl_plan(fm_buf *sql, const char *q, const fm_table_spec *t, const fm_current_column *cur, size_t ncur,
                 const char *current_partition, fm_err *err) {
     /* match[i]: index of the current column spec column i becomes, or -1 when it is new */
-    long *match = calloc(t->ncolumns ? t->ncolumns : 1, sizeof *match);
-    char *used = calloc(ncur ? ncur : 1, 1);
+    long *match = fm_xcalloc(t->ncolumns ? t->ncolumns : 1, sizeof *match);
+    char *used = fm_xcalloc(ncur ? ncur : 1, 1);
     fm_buf b, why;
     fm_buf_init(&b);
     fm_buf_init(&why);

@@ -13,6 +13,7 @@
 #include "base/base64.h"
 #include "base/buf.h"
 #include "base/yaml.h"
+#include "base/xalloc.h"
 
 #define MAX_FILE (16 * 1024 * 1024)
 
@@ -42,13 +43,12 @@ static int add_doc(fm_manifest_set *out, const char *path, int index, int line, 
             return fm_fail(err, FM_E_INVALID, "%s: document %d%s: a Secret must have apiVersion v1", path, index + 1,
                            where);
     }
-    fm_manifest_doc *d = realloc(out->docs, (out->n + 1) * sizeof *d);
-    if (!d) abort();
+    fm_manifest_doc *d = fm_xreallocarray(out->docs, out->n + 1, sizeof *d);
     out->docs = d;
     d = &out->docs[out->n++];
-    d->file = strdup(path);
+    d->file = fm_xstrdup(path);
     d->index = index;
-    d->kind = strdup(kind);
+    d->kind = fm_xstrdup(kind);
     d->doc = json_incref(doc);
     return 0;
 }
@@ -152,7 +152,7 @@ void fm_manifest_set_free(fm_manifest_set *s) {
 
 char *fm_secret_value(json_t *secret_doc, const char *key) {
     json_t *v = json_object_get(json_object_get(secret_doc, "stringData"), key);
-    if (json_is_string(v)) return strdup(json_string_value(v));
+    if (json_is_string(v)) return fm_xstrdup(json_string_value(v));
     v = json_object_get(json_object_get(secret_doc, "data"), key);
     if (json_is_string(v)) return fm_b64decode(json_string_value(v), NULL);
     return NULL;

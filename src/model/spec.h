@@ -1,6 +1,6 @@
 /* The data model of featherman's custom resources (group ducklake.featherman.dev, v1alpha1),
  * parsed and validated from a JSON document (a manifest converted from YAML, or a CR from the
- * API server). Field names are the CRDs' (brief §3). Parsing applies the CRD defaults and checks
+ * API server). Field names are the CRDs' (config/crd). Parsing applies the CRD defaults and checks
  * everything the API server's schema would (so `featherman local` refuses what kubectl would),
  * plus what only code can check: the type grammar, partition entries naming declared columns.
  * Error messages name the field path, e.g.
@@ -28,7 +28,7 @@ typedef struct {
 
     char *metadata_type; /* "sqlite" (default) | "duckdb" | "postgres" */
     char *metadata_path; /* file backends: optional path of the metadata file */
-    char *storage_class; /* file backends' volume: spec.metadata.storageClass or the seed's spec.storageClass */
+    char *storage_class; /* file backends' volume: spec.metadata.storageClass or the older top-level spec.storageClass */
     char *size;          /* spec.metadata.size or spec.size; quantity ≥ 1Gi, default "1Gi" */
     struct {
         char *host;
@@ -83,7 +83,7 @@ typedef struct {
     char *namespace_;
     bool paused;
 
-    char *catalog_ref;   /* spec.catalogRef: a string (seed form) or {name: ...} */
+    char *catalog_ref;   /* spec.catalogRef: a string (the short form) or {name: ...} */
     char *table;         /* spec.name (required, immutable) */
     fm_column_spec *columns;
     size_t ncolumns;     /* ≥ 1, names unique */

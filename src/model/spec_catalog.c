@@ -9,6 +9,7 @@
 #include "model/spec.h"
 #include "model/spec_util.h"
 #include "model/sqlquote.h"
+#include "base/xalloc.h"
 
 #define GI 1073741824.0
 
@@ -21,7 +22,7 @@ static int size_field(json_t *o, const char *ppath, const char *key, char **out,
     if (json_is_integer(v)) { /* int-or-string, like every Kubernetes quantity */
         char buf[32];
         snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
-        *out = strdup(buf);
+        *out = fm_xstrdup(buf);
     } else if (fm_sp_str(o, ppath, key, true, NULL, 64, out, err)) {
         return -1;
     }
@@ -50,7 +51,7 @@ static int metadata_block(json_t *spec, fm_catalog_spec *c, fm_err *err) {
             return fm_fail(err, FM_E_INVALID, "%s.%s: only used when type is %s (type is %s)", P, wrong[i],
                            pg ? "sqlite or duckdb" : "postgres", c->metadata_type);
 
-    /* the file backend's volume: spec.metadata.{storageClass,size} or the seed's spec.{storageClass,size} */
+    /* the file backend's volume: spec.metadata.{storageClass,size} or the older top-level spec.{storageClass,size} */
     char *top_sc = NULL, *top_size = NULL;
     if (fm_sp_str(spec, "spec", "storageClass", false, NULL, 253, &top_sc, err) ||
         size_field(spec, "spec", "size", &top_size, err)) {
@@ -77,7 +78,7 @@ static int metadata_block(json_t *spec, fm_catalog_spec *c, fm_err *err) {
     if (!c->storage_class) c->storage_class = top_sc, top_sc = NULL;
     if (!c->size) c->size = top_size, top_size = NULL;
     free(top_sc), free(top_size);
-    if (!pg && !c->size) c->size = strdup("1Gi");
+    if (!pg && !c->size) c->size = fm_xstrdup("1Gi");
     if (fm_sp_str(m, P, "path", false, NULL, 1024, &c->metadata_path, err)) return -1;
 
     c->pg.port = 5432;

@@ -1,5 +1,5 @@
 /* DuckLakePool: sizing, lifecycle and scaling knobs of the warm query pods. Durations are Go
- * style strings as in the seed ("300s"); the pod template is passed through as JSON for the
+ * style strings ("300s"); the pod template is passed through as JSON for the
  * pod builder, checked only for shape here (its parts are Kubernetes' own types). Defaults:
  * maxIdleTime 300s, maxLifetime 0 (no limit), maxQueries 0 (no limit). */
 #include <stdio.h>

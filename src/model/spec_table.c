@@ -1,6 +1,6 @@
 /* DuckLakeTable: columns through the type grammar (the canonical type is stored, so specs and
  * live tables compare as strings), names through the identifier rules, and partition entries in
- * the brief's string form resolved against the declared columns: an entry that equals a column
+ * their string form resolved against the declared columns: an entry that equals a column
  * name is that column even if it also reads as a transform (a column literally named
  * "year(ts)"), so a spec means the same thing whatever its columns are called. */
 #include <ctype.h>
@@ -13,6 +13,7 @@
 #include "model/spec_util.h"
 #include "model/sqlquote.h"
 #include "model/typegrammar.h"
+#include "base/xalloc.h"
 
 #define MAX_COLUMNS 1000
 #define MAX_PARTITIONS 16
@@ -76,8 +77,7 @@ static int parse_columns(json_t *spec, fm_table_spec *t, fm_err *err) {
     size_t n = json_array_size(cols);
     if (n == 0) return fm_fail(err, FM_E_INVALID, "spec.columns: must declare at least one column");
     if (n > MAX_COLUMNS) return fm_fail(err, FM_E_INVALID, "spec.columns: %zu columns (at most %d)", n, MAX_COLUMNS);
-    t->columns = calloc(n, sizeof *t->columns);
-    if (!t->columns) abort();
+    t->columns = fm_xcalloc(n, sizeof *t->columns);
     for (size_t i = 0; i < n; i++) {
         char path[64];
         fm_sp_index(path, sizeof path, "spec.columns", i);
@@ -182,7 +182,7 @@ static int parse_partition(const fm_table_spec *t, const char *s, const char *pa
     }
     if (nested(col->type))
         return fm_fail(err, FM_E_INVALID, "%s: \"%s\": cannot partition by a %s column", path, s, col->type);
-    p->column = strdup(col->name);
+    p->column = fm_xstrdup(col->name);
     return 0;
 }
 
@@ -200,8 +200,7 @@ static int parse_format(json_t *spec, fm_table_spec *t, fm_err *err) {
     size_t n = json_array_size(parts);
     if (n > MAX_PARTITIONS)
         return fm_fail(err, FM_E_INVALID, "spec.format.partitioning: %zu entries (at most %d)", n, MAX_PARTITIONS);
-    t->partitions = calloc(n ? n : 1, sizeof *t->partitions);
-    if (!t->partitions) abort();
+    t->partitions = fm_xcalloc(n ? n : 1, sizeof *t->partitions);
     for (size_t i = 0; i < n; i++) {
         char path[64];
         fm_sp_index(path, sizeof path, "spec.format.partitioning", i);

@@ -11,6 +11,7 @@
 
 #include "base/buf.h"
 #include "model/sqlquote.h"
+#include "base/xalloc.h"
 
 #define API_VERSION "ducklake.featherman.dev/v1alpha1"
 
@@ -79,8 +80,7 @@ int fm_sp_obj(json_t *parent, const char *ppath, const char *key, bool required,
 static char *xstrdup(const char *s) {
     if (!s) return NULL;
     size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (!p) abort();
+    char *p = fm_xmalloc(n);
     memcpy(p, s, n);
     return p;
 }

@@ -1,4 +1,4 @@
-/* The column type grammar of DuckLakeTable (brief §3). A type from a spec never reaches SQL as
+/* The column type grammar of DuckLakeTable columns. A type from a spec never reaches SQL as
  * free text: it is parsed here and re-printed in canonical form, which is also the spelling
  * DuckDB reports in duckdb_columns().data_type, so spec and table can be compared.
  *   scalar:  TINYINT SMALLINT INTEGER BIGINT HUGEINT UTINYINT USMALLINT UINTEGER UBIGINT UHUGEINT

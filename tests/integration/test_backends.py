@@ -171,3 +171,23 @@ def test_encrypted_catalog_writes_unreadable_parquet(minio):
         assert body[:4] == b"PARE", "encrypted Parquet files start with PARE"
     finally:
         srv.stop()
+
+
+def test_changed_object_store_prefix_is_refused_with_what_to_fix(minio):
+    # DuckLake keeps the data path it was created with; a spec that moves it elsewhere must not
+    # silently open an empty lake, and the message names both places and the spec field
+    import tempfile
+    bucket = f"lake-moved-{uuid.uuid4().hex[:8]}"
+    minio.make_bucket(bucket)
+    state = tempfile.mkdtemp()
+    srv = start_local(manifests("{type: sqlite}", store(minio, bucket, "warehouse")), state=state)
+    try:
+        load_and_check(srv)
+    finally:
+        srv.stop()
+    srv = start_local(manifests("{type: sqlite}", store(minio, bucket, "elsewhere")), state=state, expect_ready=False)
+    assert srv.proc.wait(120) == 1
+    out = srv.stop(check=False)
+    assert f'created with its data at \\"s3://{bucket}/warehouse/\\"' in out, out
+    assert f's3://{bucket}/elsewhere/' in out and "spec.objectStore (bucket, prefix)" in out
+    assert "OVERRIDE_DATA_PATH" not in out

@@ -396,3 +396,43 @@ def test_gateway_restart_rebuilds_its_view_and_serves(gw):
     r = q(gw, "SELECT count(*) AS n FROM orders", fmt="ndjson")
     assert r.status_code == 200, r.text
     assert r.headers["X-Featherman-Pod"]
+
+
+def test_gateway_errors_carry_the_standard_headers(gw):
+    # the gateway's own answers name the gateway's pod; a pod's answers name that pod
+    import socket
+    me = os.environ.get("POD_NAME") or socket.gethostname()
+    for r in (requests.post(gw.gw.url + "/query", json={"sql": "SELECT 1", "catalog": "lake"}, timeout=10),
+              q(gw, "SELECT 1", catalog="nope"),
+              requests.get(gw.gw.url + "/nope", timeout=10)):
+        assert r.status_code in (401, 404), r.text
+        assert r.headers["X-Featherman-Pod"] == me and r.headers["X-Featherman-Query-Id"], r.headers
+        assert set(r.json()["error"]) == {"code", "message"}
+    r = q(gw, "SELEC 1")
+    assert r.status_code == 400 and r.headers["X-Featherman-Pod"].startswith("lake-w"), r.headers
+    assert r.headers["X-Featherman-Query-Id"].startswith("q-"), r.headers  # the pod's id passes through
+
+
+def test_second_gateway_on_a_port_in_use_is_refused(gw):
+    p = subprocess.run([binary(), "gateway", "--listen", f"127.0.0.1:{gw.gw.port}", "--namespace", gw.ns,
+                        "--kubeconfig", gw.kc.kubeconfig, "--token-refresh-ms", "300"],
+                       capture_output=True, text=True, timeout=120, env=env(sandboxed=False))
+    out = p.stdout + p.stderr
+    assert p.returncode == 1, out
+    assert f"cannot listen on 127.0.0.1:{gw.gw.port}: address already in use" in out, out
+    assert "LeakSanitizer" not in out, out
+    for _ in range(10):  # every query still reaches the first gateway
+        assert q(gw, "SELECT 1").status_code == 200
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--worker-port", "80x"], '--worker-port: expected an integer from 1 to 65535, got "80x"'),
+    (["--drain-ms", "-5"], '--drain-ms: expected a duration'),
+    (["--max-body", "lots"], '--max-body: expected a size'),
+    (["--listen", "nowhere"], '--listen: expected ADDR:PORT, got "nowhere"'),
+])
+def test_malformed_gateway_flag_is_refused_with_its_name(args, needle):
+    # refused before anything starts: no cluster needed
+    p = subprocess.run([binary(), "gateway"] + args, capture_output=True, text=True, timeout=60, env=env())
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert needle in p.stderr, p.stderr

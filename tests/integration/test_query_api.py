@@ -207,3 +207,34 @@ def test_queueing_when_all_slots_are_busy():
         assert results["slow"].status_code == 200
     finally:
         s.stop()
+
+
+def test_second_server_on_a_port_in_use_is_refused(srv):
+    # a second `featherman local` on the same port must fail at start, not share the port and
+    # half the requests with the first (its own state: the first one's lake is not the question)
+    import os
+    import subprocess
+    import tempfile
+
+    from featherman import binary, env, write_manifests
+    state = tempfile.mkdtemp(prefix="fm-second-")
+    write_manifests(os.path.join(state, "manifests"), LAKE)
+    p = subprocess.run([binary(), "local", "--manifests", os.path.join(state, "manifests"),
+                        "--state", os.path.join(state, "state"), "--listen", f"127.0.0.1:{srv.port}", "--no-sandbox"],
+                       capture_output=True, text=True, timeout=120, env=env(FEATHERMAN_TOKEN="another-token"))
+    out = p.stdout + p.stderr
+    assert p.returncode == 1, out
+    assert f"cannot listen on 127.0.0.1:{srv.port}: address already in use" in out, out
+    assert "LeakSanitizer" not in out, out
+    for _ in range(20):  # every request still reaches the first server
+        r = srv.query("SELECT 1 AS x", fmt="ndjson")
+        assert r.status_code == 200 and r.headers["X-Featherman-Query-Id"]
+
+
+def test_errors_carry_the_standard_headers(srv):
+    for r in (requests.get(srv.url + "/nope", timeout=5),
+              requests.post(srv.url + "/query", json={"sql": "SELECT 1"}, timeout=5),
+              srv.query("SELEC 1")):
+        assert r.status_code >= 400
+        assert r.headers["X-Featherman-Pod"] and r.headers["X-Featherman-Query-Id"], r.headers
+        assert set(r.json()["error"]) == {"code", "message"}

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gateway/gw_cmd.h"
 #include "gateway/gw_fallback.h"
 #include "gateway/gw_route.h"
 #include "gateway/gw_tokens.h"
@@ -285,4 +286,38 @@ FM_TEST(gw_fallback_job_manifest) {
     json_decref(job);
     fm_catalog_spec_free(&cs);
     json_decref(cr);
+}
+
+FM_TEST(gw_cmd_options) {
+    fm_gw_config c;
+    fm_err e;
+    char *ok[] = {"gateway", "--listen", "127.0.0.1:9090", "--worker-port", "8081", "--drain-ms", "85000",
+                  "--token-refresh-ms", "2s", "--max-body", "2MiB", "--no-fallback", NULL};
+    CHECK(fm_gw_cmd(12, ok, &c, &e) == FM_GW_RUN);
+    CHECK_STR(c.listen_addr, "127.0.0.1");
+    CHECK(c.listen_port == 9090 && c.worker_port == 8081 && c.drain_ms == 85000 && c.token_refresh_ms == 2000);
+    CHECK(c.max_body == 2u << 20 && c.fallback == 0 && c.fallback_wait_ms == 60000);
+    char *help[] = {"gateway", "--help", NULL};
+    CHECK(fm_gw_cmd(2, help, &c, &e) == FM_GW_HELP);
+    static const struct {
+        const char *flag, *value, *needle;
+    } bad[] = {
+        {"--worker-port", "0", "--worker-port: expected an integer from 1 to 65535, got \"0\""},
+        {"--worker-port", "8o8o", "--worker-port: expected an integer"},
+        {"--token-refresh-ms", "soon", "--token-refresh-ms: expected a duration"},
+        {"--fallback-wait-ms", "10", "--fallback-wait-ms: expected a duration"}, /* below 1 s */
+        {"--drain-ms", "1y", "--drain-ms: expected a duration"},
+        {"--max-body", "0", "--max-body: expected a size"},
+        {"--listen", "8080", "--listen: expected ADDR:PORT, got \"8080\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *argv[] = {"gateway", (char *)bad[i].flag, (char *)bad[i].value, NULL};
+        fm_err_clear(&e);
+        CHECK(fm_gw_cmd(3, argv, &c, &e) == FM_GW_USAGE);
+        CHECK(strstr(e.msg, bad[i].needle) != NULL);
+    }
+    char *stray[] = {"gateway", "extra", NULL};
+    CHECK(fm_gw_cmd(2, stray, &c, &e) == FM_GW_USAGE && strstr(e.msg, "unexpected argument \"extra\"") != NULL);
+    char *unknown[] = {"gateway", "--colour", NULL};
+    CHECK(fm_gw_cmd(2, unknown, &c, &e) == FM_GW_USAGE && strstr(e.msg, "--colour") != NULL);
 }

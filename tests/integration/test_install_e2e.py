@@ -109,6 +109,85 @@ def minio(cluster):
     m.stop()
 
 
+class HostPostgres:
+    """PostgreSQL on the node's bridge address, admitting password logins from the Pod subnet."""
+    USER, PASSWORD = "featherman", "pg-e2e-secret"
+
+    def __init__(self, host, subnet):
+        self.host, self.port = host, free_port()
+        self.dir = tempfile.mkdtemp(prefix="fm-e2e-pg-")
+        pgbin, data, pw = config()["PG_BIN"], os.path.join(self.dir, "data"), os.path.join(self.dir, "pw")
+        with open(pw, "w") as f:
+            f.write(self.PASSWORD)
+        run_as = []
+        if os.geteuid() == 0:  # initdb refuses root
+            shutil.chown(self.dir, "postgres")
+            os.chmod(self.dir, 0o755)
+            shutil.chown(pw, "postgres")
+            run_as = ["runuser", "-u", "postgres", "--"]
+        subprocess.run(run_as + [f"{pgbin}/initdb", "-D", data, "-U", self.USER, "--pwfile", pw, "-A", "scram-sha-256",
+                                 "--no-sync"], check=True, capture_output=True)
+        with open(os.path.join(data, "pg_hba.conf"), "a") as f:
+            f.write(f"host all all {subnet} scram-sha-256\n")
+        self.proc = subprocess.Popen(run_as + [f"{pgbin}/postgres", "-D", data, "-p", str(self.port), "-h", host,
+                                               "-k", self.dir, "-c", "fsync=off"],
+                                     stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "pg.log"), "w"))
+        deadline = time.time() + 60
+        while self.psql("SELECT 1", check=False).returncode != 0:
+            assert self.proc.poll() is None and time.time() < deadline, open(os.path.join(self.dir, "pg.log")).read()
+            time.sleep(0.2)
+
+    def psql(self, sql, check=True):
+        return subprocess.run([f"{config()['PG_BIN']}/psql", "-h", self.host, "-p", str(self.port), "-U", self.USER,
+                               "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-tAc", sql], check=check, capture_output=True,
+                              text=True, env=dict(os.environ, PGPASSWORD=self.PASSWORD))
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def postgres(cluster):
+    pg = HostPostgres(cluster.node_ip, cluster.info["pod_subnet"])
+    yield pg
+    pg.stop()
+
+
+def client_namespace(kc, prefix):
+    """A namespace with the S3 credentials and client token Secrets a user creates first."""
+    ns = kc.namespace(prefix)
+    kc.kubectl("create", "secret", "generic", "s3-credentials", "-n", ns,
+               f"--from-literal=AWS_ACCESS_KEY_ID={S3_KEY}", f"--from-literal=AWS_SECRET_ACCESS_KEY={S3_SECRET}")
+    kc.kubectl("create", "secret", "generic", "featherman-query-tokens", "-n", ns, f"--from-literal=alice={TOKEN}")
+    return ns
+
+
+def install_gateway(kc, ns):
+    """config/gateway as shipped into ns; returns the query URL on the Service's cluster IP (kube-proxy; no DNS here)."""
+    kc.kubectl("apply", "-n", ns, "-k", os.path.join(ROOT, "config", "gateway"))
+    deployment_ready(kc, ns, "featherman-gateway")
+    for p in component_pods(kc, ns, "gateway"):
+        assert p.spec.service_account_name == "featherman-gateway" and p.spec.containers[0].image == IMAGE
+    svc = kc.core.read_namespaced_service("featherman-query", ns)
+    return f"http://{svc.spec.cluster_ip}:{svc.spec.ports[0].port}/query"
+
+
+def post_query(url, sql, catalog, fmt="ndjson", token=TOKEN, timeout=120):
+    return requests.post(url, json={"sql": sql, "catalog": catalog, "format": fmt},
+                         headers={"Authorization": f"Bearer {token}"}, timeout=timeout)
+
+
+def pool_spec(catalog_name):
+    return {"catalogRef": {"name": catalog_name}, "minSize": 1, "maxSize": 2,
+            "template": {"resources": {"requests": {"cpu": "100m", "memory": "256Mi"},
+                                       "limits": {"cpu": "1", "memory": "1Gi"}}}}
+
+
 def get(kc, ns, kind, name):
     return kc.custom.get_namespaced_custom_object(GROUP, CRD_VERSION, ns, PLURAL[kind], name)
 
@@ -165,7 +244,9 @@ def test_the_shipped_manifests_name_the_image_the_build_makes():
         assert not other, f"{f} names other images: {other}"
 
 
-def test_operator_installs_from_config_as_shipped(cluster):
+@pytest.fixture(scope="module")
+def installed(cluster):
+    """config/crd and config/operator applied as shipped; the operator's Deployment Ready."""
     kc = cluster
     kc.kubectl("apply", "-k", os.path.join(ROOT, "config", "crd"))
     kc.kubectl("wait", "--for=condition=Established", "--timeout=60s", *[f"crd/{p}.{GROUP}" for p in PLURAL.values()])
@@ -173,6 +254,11 @@ def test_operator_installs_from_config_as_shipped(cluster):
     t = time.time()
     deployment_ready(kc, "featherman-system", "featherman-operator")
     figure("operator Deployment applied → 2/2 Ready", f"{time.time() - t:.1f}s")
+    return kc
+
+
+def test_operator_installs_from_config_as_shipped(installed):
+    kc = installed
     pods = component_pods(kc, "featherman-system", "operator")
     assert len(pods) == 2
     for p in pods:
@@ -188,14 +274,11 @@ def test_operator_installs_from_config_as_shipped(cluster):
     assert "forbidden" not in logs.lower(), logs[-4000:]
 
 
-def test_catalog_tables_pool_and_queries_through_the_gateway_service(cluster, minio):
-    kc = cluster
-    ns = kc.namespace("e2e")
+def test_catalog_tables_pool_and_queries_through_the_gateway_service(installed, minio):
+    kc = installed
+    ns = client_namespace(kc, "e2e")
     bucket = f"e2e-{uuid.uuid4().hex[:8]}"
     minio.client().create_bucket(Bucket=bucket)
-    kc.kubectl("create", "secret", "generic", "s3-credentials", "-n", ns,
-               f"--from-literal=AWS_ACCESS_KEY_ID={S3_KEY}", f"--from-literal=AWS_SECRET_ACCESS_KEY={S3_SECRET}")
-    kc.kubectl("create", "secret", "generic", "featherman-query-tokens", "-n", ns, f"--from-literal=alice={TOKEN}")
 
     # catalog → table, each made by a Job of the image
     t = time.time()
@@ -212,16 +295,11 @@ def test_catalog_tables_pool_and_queries_through_the_gateway_service(cluster, mi
     figure("catalog + table applied → Ready (two Jobs)", f"{time.time() - t:.1f}s")
 
     # the gateway, as shipped, into this namespace
-    kc.kubectl("apply", "-n", ns, "-k", os.path.join(ROOT, "config", "gateway"))
-    deployment_ready(kc, ns, "featherman-gateway")
-    for p in component_pods(kc, ns, "gateway"):
-        assert p.spec.service_account_name == "featherman-gateway" and p.spec.containers[0].image == IMAGE
+    url = install_gateway(kc, ns)
 
     # the pool: its Pod turns Ready only if the kubelet's probe reaches the worker
     kc.apply(json.dumps({"apiVersion": f"{GROUP}/{CRD_VERSION}", "kind": "DuckLakePool", "metadata": {"name": "pool"},
-                         "spec": {"catalogRef": {"name": "lake"}, "minSize": 1, "maxSize": 2,
-                                  "template": {"resources": {"requests": {"cpu": "100m", "memory": "256Mi"},
-                                                             "limits": {"cpu": "1", "memory": "1Gi"}}}}}), ns)
+                         "spec": pool_spec("lake")}), ns)
     sel = "app.kubernetes.io/component=pool-worker,featherman.dev/pool=pool"
     pod = kc.wait(lambda: next(iter(kc.core.list_namespaced_pod(ns, label_selector=sel).items), None), 120, "a pool Pod")
     seen = time.time()
@@ -242,13 +320,9 @@ def test_catalog_tables_pool_and_queries_through_the_gateway_service(cluster, mi
     pdb = json.loads(kc.kubectl("get", "pdb", "pool", "-n", ns, "-o", "json"))  # policy/v1 under the operator's RBAC
     assert pdb["spec"]["minAvailable"] == 1, pdb
 
-    # a client's queries through the gateway's Service (its cluster IP: kube-proxy, no DNS here)
-    svc = kc.core.read_namespaced_service("featherman-query", ns)
-    url = f"http://{svc.spec.cluster_ip}:{svc.spec.ports[0].port}/query"
-
+    # a client's queries through the gateway's Service
     def query(sql, fmt="ndjson", token=TOKEN):
-        return requests.post(url, json={"sql": sql, "catalog": "lake", "format": fmt},
-                             headers={"Authorization": f"Bearer {token}"}, timeout=120)
+        return post_query(url, sql, "lake", fmt, token)
     r = query("INSERT INTO users SELECT range, 'user' || range, CASE WHEN range % 3 = 0 THEN 'nl' ELSE 'de' END, "
               "TIMESTAMP '2026-01-01' + INTERVAL (range % 4) DAY FROM range(300)")
     assert r.status_code == 200, r.text
@@ -284,8 +358,7 @@ def test_catalog_tables_pool_and_queries_through_the_gateway_service(cluster, mi
                                                   "useSSL": False, "credentialsSecret": {"name": "s3-credentials"}}}}), ns)
     wait_condition(kc, ns, "DuckLakeCatalog", "cold", "Ready")
     t = time.time()
-    r = requests.post(url, json={"sql": "SELECT 42 AS answer", "catalog": "cold", "format": "ndjson"},
-                      headers={"Authorization": f"Bearer {TOKEN}"}, timeout=300)
+    r = post_query(url, "SELECT 42 AS answer", "cold", timeout=300)
     assert r.status_code == 200 and json.loads(r.text) == {"answer": 42}, r.text
     figure("query on a catalog without a pool (fallback Job)", f"{time.time() - t:.1f}s")
     once = kc.core.list_namespaced_pod(ns, label_selector="app.kubernetes.io/component=query-once").items
@@ -297,6 +370,44 @@ def test_catalog_tables_pool_and_queries_through_the_gateway_service(cluster, mi
         assert "forbidden" not in logs.lower(), f"{who}:\n{logs[-4000:]}"
     internal = base64.b64decode(kc.core.read_namespaced_secret("featherman-internal-token", ns).data["token"]).decode()
     assert internal and TOKEN not in gw_logs and internal not in gw_logs
+
+
+def test_a_postgres_catalog_and_its_pool(installed, minio, postgres):
+    """Metadata in Postgres (on the host, reached from Pods over the bridge): no volume, the pool
+    Pod keeps its state in an emptyDir."""
+    kc = installed
+    ns = client_namespace(kc, "e2e-pg")
+    bucket = f"e2e-pg-{uuid.uuid4().hex[:8]}"
+    minio.client().create_bucket(Bucket=bucket)
+    db = f"lakes_{uuid.uuid4().hex[:6]}"
+    postgres.psql(f'CREATE DATABASE "{db}"')
+    kc.kubectl("create", "secret", "generic", "pg-password", "-n", ns, f"--from-literal=password={postgres.PASSWORD}")
+    meta = {"type": "postgres", "host": postgres.host, "port": postgres.port, "database": db, "schema": "sales",
+            "user": postgres.USER, "passwordSecret": {"name": "pg-password"}, "sslMode": "disable"}
+    kc.apply(json.dumps({"apiVersion": f"{GROUP}/{CRD_VERSION}", "kind": "DuckLakeCatalog", "metadata": {"name": "sales"},
+                         "spec": {"metadata": meta,
+                                  "objectStore": {"endpoint": minio.endpoint, "bucket": bucket, "prefix": "sales/",
+                                                  "useSSL": False, "credentialsSecret": {"name": "s3-credentials"}}}}), ns)
+    kc.apply(json.dumps({"apiVersion": f"{GROUP}/{CRD_VERSION}", "kind": "DuckLakeTable", "metadata": {"name": "orders"},
+                         "spec": {"catalogRef": "sales", "name": "orders",
+                                  "columns": [{"name": "id", "type": "BIGINT"}, {"name": "amount", "type": "DOUBLE"}]}}), ns)
+    wait_condition(kc, ns, "DuckLakeTable", "orders", "Ready")
+    assert not kc.core.list_namespaced_persistent_volume_claim(ns).items  # Postgres metadata: no volume
+    url = install_gateway(kc, ns)
+    kc.apply(json.dumps({"apiVersion": f"{GROUP}/{CRD_VERSION}", "kind": "DuckLakePool", "metadata": {"name": "pool"},
+                         "spec": pool_spec("sales")}), ns)
+    wait_condition(kc, ns, "DuckLakePool", "pool", "Ready")
+    r = post_query(url, "INSERT INTO orders SELECT range, range * 1.5 FROM range(10)", "sales")
+    assert r.status_code == 200, r.text
+    r = post_query(url, "SELECT count(*) AS n, sum(amount) AS total FROM orders", "sales")
+    assert r.status_code == 200 and json.loads(r.text) == {"n": 10, "total": 67.5}, r.text
+    assert r.headers.get("X-Featherman-Pod", "").startswith("pool-")
+    assert postgres.psql("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'sales'").stdout.strip() \
+        != "0"  # the metadata landed in Postgres
+    for who, logs in (("operator", operator_logs(kc)),
+                      ("gateway", kc.kubectl("logs", "-n", ns, "-l", "app.kubernetes.io/component=gateway",
+                                             "--tail=-1", check=False))):
+        assert "forbidden" not in logs.lower(), f"{who}:\n{logs[-4000:]}"
 
 
 # --- the kubelet cluster's own refusals ----------------------------------------------------------

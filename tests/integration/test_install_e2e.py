@@ -137,9 +137,9 @@ class HostPostgres:
             assert self.proc.poll() is None and time.time() < deadline, open(os.path.join(self.dir, "pg.log")).read()
             time.sleep(0.2)
 
-    def psql(self, sql, check=True):
+    def psql(self, sql, check=True, db="postgres"):
         return subprocess.run([f"{config()['PG_BIN']}/psql", "-h", self.host, "-p", str(self.port), "-U", self.USER,
-                               "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-tAc", sql], check=check, capture_output=True,
+                               "-d", db, "-v", "ON_ERROR_STOP=1", "-tAc", sql], check=check, capture_output=True,
                               text=True, env=dict(os.environ, PGPASSWORD=self.PASSWORD))
 
     def stop(self):
@@ -402,8 +402,18 @@ def test_a_postgres_catalog_and_its_pool(installed, minio, postgres):
     r = post_query(url, "SELECT count(*) AS n, sum(amount) AS total FROM orders", "sales")
     assert r.status_code == 200 and json.loads(r.text) == {"n": 10, "total": 67.5}, r.text
     assert r.headers.get("X-Featherman-Pod", "").startswith("pool-")
-    assert postgres.psql("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'sales'").stdout.strip() \
-        != "0"  # the metadata landed in Postgres
+    # the metadata landed in Postgres, in the catalog's schema
+    tables = postgres.psql("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'sales'", db=db)
+    assert int(tables.stdout) > 0
+    # a Postgres catalog without a pool: the fallback Job's worker keeps its state in an emptyDir too
+    meta["schema"] = "archive"
+    kc.apply(json.dumps({"apiVersion": f"{GROUP}/{CRD_VERSION}", "kind": "DuckLakeCatalog", "metadata": {"name": "archive"},
+                         "spec": {"metadata": meta,
+                                  "objectStore": {"endpoint": minio.endpoint, "bucket": bucket, "prefix": "archive/",
+                                                  "useSSL": False, "credentialsSecret": {"name": "s3-credentials"}}}}), ns)
+    wait_condition(kc, ns, "DuckLakeCatalog", "archive", "Ready")
+    r = post_query(url, "SELECT 7 AS seven", "archive", timeout=300)
+    assert r.status_code == 200 and json.loads(r.text) == {"seven": 7}, r.text
     for who, logs in (("operator", operator_logs(kc)),
                       ("gateway", kc.kubectl("logs", "-n", ns, "-l", "app.kubernetes.io/component=gateway",
                                              "--tail=-1", check=False))):

@@ -8,8 +8,10 @@ address, which Pods reach and nothing outside this machine does.
 
 The flow: a catalog (SQLite metadata on a local PersistentVolume, data in MinIO), a table, a pool
 whose Pod turns Ready under the kubelet's probe, rows written and read with a client token through
-the gateway's Service (its cluster IP, through kube-proxy), and the table materialized to Parquet.
-The figures it measures (pool Pod start → Ready, the suite's steps) are printed."""
+the gateway's Service (its cluster IP, through kube-proxy), the table materialized to Parquet, and
+a catalog without a pool answered by the gateway's fallback Job; then the same for a catalog whose
+metadata is in PostgreSQL (on the host, like MinIO). The figures it measures (pool Pod start →
+Ready, the steps' times) are printed."""
 import base64
 import io
 import json

@@ -252,7 +252,12 @@ def installed(cluster):
     kc = cluster
     kc.kubectl("apply", "-k", os.path.join(ROOT, "config", "crd"))
     kc.kubectl("wait", "--for=condition=Established", "--timeout=60s", *[f"crd/{p}.{GROUP}" for p in PLURAL.values()])
+    existed = kc.kubectl("get", "deployment", "featherman-operator", "-n", "featherman-system", "--ignore-not-found",
+                         "-o", "name").strip()
     kc.kubectl("apply", "-k", os.path.join(ROOT, "config", "operator"))
+    if existed:  # a kept cluster: the same tag now names the image just imported
+        kc.kubectl("rollout", "restart", "deployment/featherman-operator", "-n", "featherman-system")
+        kc.kubectl("rollout", "status", "deployment/featherman-operator", "-n", "featherman-system", "--timeout=240s")
     t = time.time()
     deployment_ready(kc, "featherman-system", "featherman-operator")
     figure("operator Deployment applied → 2/2 Ready", f"{time.time() - t:.1f}s")

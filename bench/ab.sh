@@ -6,7 +6,7 @@
 # Starts each as `featherman local --slots 4` on its own fresh state with bench/lake/lake.yaml,
 # loads events (1M rows) and big (10M rows) into each, then BENCH_ROUNDS times (default 3), first
 # BEFORE then AFTER: SELECT 1 and the aggregate over events on one keep-alive connection
-# (build/bench/latency), and the CSV / NDJSON stream time of big and of the previous bench's
+# (build/bench/latency), and the CSV / NDJSON / Arrow stream time of big and of the previous bench's
 # 3-column generated query into curl. Lines as in bench/run.sh; bench/summarize.py reads them
 # (labels carry "before" / "after"). Output also in build/bench/ab-<time>.txt.
 set -euo pipefail
@@ -53,7 +53,7 @@ for r in $(seq 1 "$ROUNDS"); do
             u=http://127.0.0.1:${PORT[$v]}/query
             echo "$v select1 j=1: $(build/bench/latency -u "$u" -n 4000 -w 400 "SELECT 1")"
             echo "$v agg-sqlite j=1: $(build/bench/latency -u "$u" -n 300 -w 30 "$QA")"
-            for f in csv ndjson; do
+            for f in csv ndjson arrow; do
                 for lq in "10M:$B10" "old3col:$BOLD"; do
                     curl -sf -o /dev/null -w '%{size_download} %{time_total}\n' "$u" \
                         -H "Authorization: Bearer $FEATHERMAN_TOKEN" -d "$(body "${lq#*:}" $f)" |

@@ -1,5 +1,5 @@
-"""The operator's memory at rest with 100 custom resources of each kind in its caches (issue 4:
-target ≤ 10 MiB; Go operators: 30-130 MiB), and the test cluster's start-up time.
+"""The operator's memory at rest with 100 custom resources of each kind in its caches (target
+≤ 10 MiB; Go operators: 30-130 MiB), and the test cluster's start-up time.
 
     python3 bench/operator_rss.py [path/to/featherman]
 

@@ -16,8 +16,8 @@ mkdir -p "$CACHE/downloads" "$ROOT/build"
 log() { printf 'bootstrap: %s\n' "$*" >&2; }
 
 # --- Debian packages -------------------------------------------------------------------------
-APT_BUILD="gcc make pkg-config curl ca-certificates libjansson-dev libyaml-dev libmicrohttpd-dev libcurl4-openssl-dev libssl-dev python3 python3-venv"
-APT_TEST="postgresql openssl"
+APT_BUILD="gcc g++ make pkg-config curl ca-certificates libjansson-dev libyaml-dev libmicrohttpd-dev libcurl4-openssl-dev libssl-dev python3 python3-venv"
+APT_TEST="postgresql openssl clang libclang-rt-dev" # clang + libFuzzer: make fuzz-authz
 # The image (scripts/image.sh, tests/integration/test_image.py): podman builds the Dockerfile and
 # runs the image with runc; mmdebstrap makes the base image from Debian's packages.
 APT_TEST="$APT_TEST podman runc mmdebstrap"
@@ -80,6 +80,16 @@ EOF
     touch "$DUCKDB_DIR/.done"
 fi
 
+# DuckDB's C++ headers, for the one C++ file (src/engine/sqlparse.cpp) that reads DuckDB's parse
+# tree: the same pinned release as libduckdb.so, so the class layouts match the library.
+DUCKDB_CXX_INCLUDE="$DUCKDB_DIR/include-cxx"
+if [ ! -f "$DUCKDB_CXX_INCLUDE/.done" ]; then
+    rm -rf "$DUCKDB_CXX_INCLUDE"; mkdir -p "$DUCKDB_CXX_INCLUDE"
+    tar -xzf "$(fetch duckdb-sdist)" -C "$DUCKDB_CXX_INCLUDE" --strip-components=5 \
+        "duckdb-$DUCKDB_VER/external/duckdb/src/include"
+    touch "$DUCKDB_CXX_INCLUDE/.done"
+fi
+
 NANOARROW_VER=0.9.0
 NANOARROW_DIR="$CACHE/nanoarrow-$NANOARROW_VER"
 if [ ! -f "$NANOARROW_DIR/.done" ]; then
@@ -98,6 +108,7 @@ fi
 cat > "$ROOT/build/config.mk" <<EOF
 # written by scripts/bootstrap.sh
 DUCKDB_DIR := $DUCKDB_DIR
+DUCKDB_CXX_INCLUDE := $DUCKDB_CXX_INCLUDE
 NANOARROW_DIR := $NANOARROW_DIR
 FEATHERMAN_EXTENSION_DIR := $DUCKDB_DIR/extensions
 EOF

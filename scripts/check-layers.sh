@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The layer rules of docs/ARCHITECTURE.md, checked from the #include lines of src/ (or of the tree
 # given as $1). A folder may include only its own headers and those of the layers it is allowed
-# to depend on; <duckdb.h> only in src/engine/. Prints every forbidden edge and exits 1 if any.
+# to depend on; DuckDB's headers (<duckdb.h>, and the C++ ones "duckdb/...", duckdb.hpp) only in
+# src/engine/. C++ files (*.cpp) are read like C files. Prints every forbidden edge and exits 1 if any.
 set -euo pipefail
 SRC=${1:-"$(dirname "$0")/../src"}
 declare -A ALLOW=(
@@ -16,7 +17,7 @@ declare -A ALLOW=(
 )
 bad=0
 cd "$SRC"
-for f in $(find . -name '*.[ch]' | sed 's|^\./||' | sort); do
+for f in $(find . -name '*.[ch]' -o -name '*.cpp' -o -name '*.hpp' | sed 's|^\./||' | sort); do
     layer=${f%%/*}
     [ "$layer" = "$f" ] && continue # main.c and roles.h: the binary's entry, may include anything
     if [ -z "${ALLOW[$layer]+x}" ]; then
@@ -26,9 +27,13 @@ for f in $(find . -name '*.[ch]' | sed 's|^\./||' | sort); do
     fi
     while IFS= read -r line; do
         inc=$(sed -E 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]([^">]+)[">].*/\1/' <<<"$line")
-        if [ "$inc" = duckdb.h ] && [ "$layer" != engine ]; then
-            echo "check-layers: $f includes <duckdb.h>: only src/engine/ may link DuckDB"; bad=1; continue
-        fi
+        case $inc in
+        duckdb.h | duckdb.hpp | duckdb/*)
+            if [ "$layer" != engine ]; then
+                echo "check-layers: $f includes <$inc>: only src/engine/ may link DuckDB"; bad=1
+            fi
+            continue ;;
+        esac
         case $line in *'"'*) ;; *) continue ;; esac # system headers
         to=${inc%%/*}
         [ "$to" = "$inc" ] && { [ "$inc" = roles.h ] && continue; to=.; }

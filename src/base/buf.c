@@ -1,17 +1,9 @@
 #include "base/buf.h"
+#include "base/xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void *xrealloc(void *p, size_t n) {
-    void *q = realloc(p, n);
-    if (!q) {
-        fputs("featherman: out of memory\n", stderr);
-        abort();
-    }
-    return q;
-}
 
 void fm_buf_init(fm_buf *b) { b->data = NULL, b->len = 0, b->cap = 0; }
 
@@ -30,7 +22,7 @@ void fm_buf_reserve(fm_buf *b, size_t extra) {
     if (need <= b->cap) return;
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need) cap *= 2;
-    b->data = xrealloc(b->data, cap);
+    b->data = fm_xrealloc(b->data, cap);
     b->cap = cap;
 }
 

@@ -1,6 +1,5 @@
 /* fm_buf: a growable byte buffer, always NUL-terminated after its data so it can be used as a
- * C string. Allocation failure aborts the process (there is no useful recovery in a server that
- * cannot allocate a few bytes). */
+ * C string. Allocation failure aborts the process, as everywhere (base/xalloc.h). */
 #ifndef FM_BUF_H
 #define FM_BUF_H
 #include <stdarg.h>

@@ -1,4 +1,5 @@
 #include "base/fsutil.h"
+#include "base/xalloc.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -7,7 +8,7 @@
 #include <sys/stat.h>
 
 int fm_mkdirs(const char *path, fm_err *err) {
-    char *p = strdup(path);
+    char *p = fm_xstrdup(path);
     if (!p) return fm_fail(err, FM_E_INTERNAL, "out of memory");
     size_t n = strlen(p);
     while (n > 1 && p[n - 1] == '/') p[--n] = 0;
@@ -29,7 +30,7 @@ int fm_mkdirs(const char *path, fm_err *err) {
 }
 
 int fm_mkdirs_for_file(const char *file, fm_err *err) {
-    char *p = strdup(file);
+    char *p = fm_xstrdup(file);
     if (!p) return fm_fail(err, FM_E_INTERNAL, "out of memory");
     char *slash = strrchr(p, '/');
     int rc = 0;
@@ -48,11 +49,11 @@ char *fm_read_file(const char *path, size_t max, size_t *len, fm_err *err) {
         return NULL;
     }
     size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
+    char *buf = fm_xmalloc(cap);
     for (;;) {
         if (n + 1 >= cap) {
             cap *= 2;
-            buf = realloc(buf, cap);
+            buf = fm_xrealloc(buf, cap);
         }
         size_t r = fread(buf + n, 1, cap - n - 1, f);
         n += r;
@@ -72,16 +73,16 @@ char *fm_read_file(const char *path, size_t max, size_t *len, fm_err *err) {
 
 char *fm_dirname(const char *path) {
     const char *slash = strrchr(path, '/');
-    if (!slash) return strdup(".");
-    if (slash == path) return strdup("/");
-    return strndup(path, (size_t)(slash - path));
+    if (!slash) return fm_xstrdup(".");
+    if (slash == path) return fm_xstrdup("/");
+    return fm_xstrndup(path, (size_t)(slash - path));
 }
 
 char *fm_host_path(const char *path) {
     if (!path) return NULL;
     const char *root = getenv("FEATHERMAN_ROOT");
-    if (!root || !*root || path[0] != '/') return strdup(path);
+    if (!root || !*root || path[0] != '/') return fm_xstrdup(path);
     char *out = NULL;
-    if (asprintf(&out, "%s%s", root, path) < 0) abort();
+    out = fm_xasprintf("%s%s", root, path);
     return out;
 }

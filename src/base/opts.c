@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/xalloc.h"
 
 static int bad(const char *flag, const char *value, const char *want, fm_err *err) {
     return fm_fail(err, FM_E_INVALID, "--%s: %s, got \"%.200s\"", flag, want, value ? value : "");
@@ -101,7 +102,7 @@ int fm_opt_size(const char *flag, const char *value, unsigned long long min, uns
 int fm_opt_path_abs(const char *flag, const char *value, char **out, fm_err *err) {
     if (!value || !*value) return bad(flag, value, "expected a path", err);
     if (value[0] == '/') {
-        *out = strdup(value);
+        *out = fm_xstrdup(value);
     } else {
         char *cwd = getcwd(NULL, 0);
         if (!cwd) return fm_fail(err, FM_E_INTERNAL, "--%s: cannot read the current directory: %s", flag, strerror(errno));

@@ -1,6 +1,7 @@
 /* Checked allocation (xalloc.h). */
 #include "base/xalloc.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,4 +51,14 @@ char *fm_xstrndup(const char *s, size_t n) {
     char *p = strndup(s, n);
     if (!p) fm_oom(n + 1);
     return p;
+}
+
+char *fm_xasprintf(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char *out = NULL;
+    int n = vasprintf(&out, fmt, ap);
+    va_end(ap);
+    if (n < 0) fm_oom(strlen(fmt));
+    return out;
 }

@@ -253,7 +253,7 @@ int fm_catalog_materialize(fm_engine *e, duckdb_connection con, const fm_table_s
     }
     duckdb_destroy_extracted(&st);
     if (!ok) return -1;
-    if (fm_sqlguard_check_text(fm_engine_guard(e), t->materialize.sql, err)) return -1;
+    if (fm_sqlguard_check_sql(fm_engine_guard(e), con, FM_SCOPE_READ, t->materialize.sql, err)) return -1;
 
     fm_buf file, sql;
     fm_buf_init(&file);

@@ -12,6 +12,7 @@
 #include "base/fsutil.h"
 #include "base/log.h"
 #include "model/sqlquote.h"
+#include "base/xalloc.h"
 
 struct fm_engine {
     duckdb_database db;
@@ -25,6 +26,7 @@ struct fm_engine {
     char *metadata_schema;
     bool read_only;
     fm_sqlguard *guard;
+    fm_authz *authz;
 };
 
 int fm_exec(duckdb_connection con, const char *sql, fm_err *err) {
@@ -51,7 +53,7 @@ char *fm_query_string(duckdb_connection con, const char *sql, fm_err *err) {
     if (duckdb_row_count(&res) > 0 && duckdb_column_count(&res) > 0 && !duckdb_value_is_null(&res, 0, 0))
         out = duckdb_value_varchar(&res, 0, 0);
     if (out) {
-        char *copy = strdup(out);
+        char *copy = fm_xstrdup(out);
         duckdb_free(out);
         out = copy;
     }
@@ -71,7 +73,7 @@ static int resolve_paths(fm_engine *e, const fm_engine_config *cfg, fm_err *err)
     fm_buf b;
     fm_buf_init(&b);
     if (!strcmp(c->metadata_type, "postgres")) {
-        e->metadata_location = strdup("postgres");
+        e->metadata_location = fm_xstrdup("postgres");
     } else if (c->metadata_path) {
         e->metadata_location = fm_host_path(c->metadata_path);
     } else {
@@ -170,7 +172,7 @@ static int attach(fm_engine *e, const fm_engine_config *cfg, fm_err *err) {
     /* a named secret is only used when the attach names it (META_SECRET reaches the metadata attach) */
     if (!strcmp(c->metadata_type, "postgres")) fm_buf_puts(&sql, ", META_SECRET 'fm_pg'");
     if (c->pg.schema && !strcmp(c->metadata_type, "postgres")) {
-        e->metadata_schema = strdup(c->pg.schema);
+        e->metadata_schema = fm_xstrdup(c->pg.schema);
         fm_buf_puts(&sql, ", METADATA_SCHEMA ");
         rc |= fm_sql_literal(&sql, c->pg.schema, err);
     }
@@ -203,9 +205,8 @@ static int attach(fm_engine *e, const fm_engine_config *cfg, fm_err *err) {
 
 int fm_engine_open(fm_engine **out, const fm_engine_config *cfg, fm_err *err) {
     *out = NULL;
-    fm_engine *e = calloc(1, sizeof *e);
-    if (!e) return fm_fail(err, FM_E_INTERNAL, "out of memory");
-    e->catalog = strdup(cfg->catalog->name);
+    fm_engine *e = fm_xcalloc(1, sizeof *e);
+    e->catalog = fm_xstrdup(cfg->catalog->name);
     e->read_only = cfg->read_only;
     e->guard = fm_sqlguard_new();
     if (resolve_paths(e, cfg, err)) goto fail;
@@ -242,6 +243,10 @@ int fm_engine_open(fm_engine **out, const fm_engine_config *cfg, fm_err *err) {
         goto fail;
     }
 
+    /* the authorizer's function allowlist: DuckDB's built-ins, before any extension adds more */
+    e->authz = fm_authz_new(e->catalog);
+    if (fm_authz_snapshot_functions(e->authz, e->admin, err)) goto fail;
+
     const char *mt = cfg->catalog->metadata_type;
     /* the scanner extensions ignore enable_external_access: the guard denies what they add */
     const char *scanners[1];
@@ -253,6 +258,9 @@ int fm_engine_open(fm_engine **out, const fm_engine_config *cfg, fm_err *err) {
     if (fm_sqlguard_deny_extension_functions(e->guard, e->admin, scanners, nscan, err)) goto fail;
     if (create_secrets(e, cfg, err)) goto fail;
     if (attach(e, cfg, err)) goto fail;
+    /* every catalog but the lake (the metadata catalog, system, temp, memory) is out of reach */
+    if (fm_authz_snapshot_catalogs(e->authz, e->admin, err)) goto fail;
+    fm_sqlguard_set_authz(e->guard, e->authz, cfg->read_only ? FM_SCOPE_READ : FM_SCOPE_ADMIN);
     *out = e;
     return 0;
 fail:
@@ -267,9 +275,8 @@ int fm_engine_lockdown(fm_engine *e, int slots, const char *const *extra_allowed
     fm_buf_puts(&sql, "SET allowed_directories = [");
     rc |= fm_sql_literal(&sql, e->data_path, err);
     fm_buf_puts(&sql, ", ");
-    char *tmp = NULL;
-    if (asprintf(&tmp, "%s/", e->temp_dir) < 0) tmp = NULL;
-    rc |= fm_sql_literal(&sql, tmp ? tmp : e->temp_dir, err);
+    char *tmp = fm_xasprintf("%s/", e->temp_dir);
+    rc |= fm_sql_literal(&sql, tmp, err);
     free(tmp);
     for (size_t i = 0; i < nextra; i++) {
         fm_buf_puts(&sql, ", ");
@@ -284,7 +291,7 @@ int fm_engine_lockdown(fm_engine *e, int slots, const char *const *extra_allowed
     fm_buf_reset(&sql);
     fm_buf_puts(&sql, "USE ");
     fm_sql_ident(&sql, e->catalog, "catalog name", NULL);
-    e->slots = calloc((size_t)slots, sizeof *e->slots);
+    e->slots = fm_xcalloc((size_t)slots, sizeof *e->slots);
     for (int i = 0; i < slots; i++) {
         if (duckdb_connect(e->db, &e->slots[i]) == DuckDBError) {
             fm_buf_free(&sql);
@@ -319,6 +326,7 @@ void fm_engine_close(fm_engine *e) {
     if (e->admin) duckdb_disconnect(&e->admin);
     if (e->db) duckdb_close(&e->db);
     if (e->guard) fm_sqlguard_free(e->guard);
+    fm_authz_free(e->authz);
     free(e->catalog);
     free(e->data_path);
     free(e->metadata_location);

@@ -6,7 +6,8 @@
  * shows — catalog attached and made the default) → catalog operations on fm_engine_admin()
  * (trusted, generated SQL only) → fm_engine_lockdown (before the first user query: external
  * access limited to the lake's own paths, extension loading off, configuration locked, the SQL
- * guard armed) → fm_engine_slot() connections run user SQL.
+ * guard armed) → fm_engine_slot() connections run user SQL. The guard's authorizer (authz.h)
+ * grants at most the read scope on a read-only engine, admin otherwise.
  * Catalog paths: a file backend's metadata lives at spec.metadata.path or
  * <state_dir>/<catalog>/metadata.{sqlite,ducklake}; data at s3://bucket/prefix when an object
  * store is configured, else <state_dir>/<catalog>/data/. */

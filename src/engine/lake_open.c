@@ -32,11 +32,8 @@ static char *metadata_file(const fm_engine_config *cfg) {
     const fm_catalog_spec *c = cfg->catalog;
     if (!strcmp(c->metadata_type, "postgres")) return NULL;
     if (c->metadata_path) return fm_host_path(c->metadata_path);
-    char *p = NULL;
-    if (asprintf(&p, "%s/%s/metadata.%s", cfg->state_dir, c->name,
-                 !strcmp(c->metadata_type, "sqlite") ? "sqlite" : "ducklake") < 0)
-        fm_oom(64);
-    return p;
+    return fm_xasprintf("%s/%s/metadata.%s", cfg->state_dir, c->name,
+                        !strcmp(c->metadata_type, "sqlite") ? "sqlite" : "ducklake");
 }
 
 /* stored ends in "<catalog>/data/" at a component boundary: laid out by featherman */

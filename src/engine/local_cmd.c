@@ -52,7 +52,7 @@ static int default_state(fm_local_config *cfg, fm_err *err) {
     if (env && *env) return fm_role_opt_path("state", env, false, &cfg->state, err);
     const char *home = getenv("HOME");
     char *dflt = NULL;
-    if (asprintf(&dflt, "%s/.local/state/featherman", home && *home ? home : ".") < 0) fm_oom(64);
+    dflt = fm_xasprintf("%s/.local/state/featherman", home && *home ? home : ".");
     int rc = fm_role_opt_path("state", dflt, false, &cfg->state, err);
     free(dflt);
     return rc;

@@ -118,7 +118,7 @@ static char *make_token(const char *state, fm_err *err) {
     char *tok = fm_xmalloc(sizeof raw * 2 + 1);
     for (size_t i = 0; i < sizeof raw; i++) sprintf(tok + 2 * i, "%02x", raw[i]);
     char *path = NULL;
-    if (asprintf(&path, "%s/token", state) < 0) fm_oom(64);
+    path = fm_xasprintf("%s/token", state);
     FILE *f = fopen(path, "w");
     if (f) {
         fchmod(fileno(f), 0600);
@@ -153,7 +153,7 @@ static int confine(local_run *r, fm_err *err) {
     char **owned = fm_xcalloc(2 * n, sizeof *owned);
     size_t nrw = 0, nowned = 0;
     for (size_t i = 0; i < n; i++) {
-        if (asprintf(&owned[nowned], "%s/%s", r->cfg->state, r->plan.cats[i].spec.name) < 0) fm_oom(64);
+        owned[nowned] = fm_xasprintf("%s/%s", r->cfg->state, r->plan.cats[i].spec.name);
         rw[nrw++] = owned[nowned++];
         const char *meta = fm_engine_metadata_location(r->engines[i]);
         if (meta[0] == '/') rw[nrw++] = owned[nowned++] = fm_dirname(meta);

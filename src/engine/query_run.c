@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/xalloc.h"
+
 struct fm_run {
     duckdb_connection con;
     int txn;   /* we opened a transaction around a single statement: commit it at the end */
@@ -48,6 +50,11 @@ static int result_error(duckdb_result *res, fm_err *err) {
 
 fm_run *fm_run_start(duckdb_connection con, const fm_sqlguard *guard, const char *sql, fm_format f, fm_buf *out,
                      fm_err *err) {
+    return fm_run_start_scoped(con, guard, fm_sqlguard_scope(guard), sql, f, out, err);
+}
+
+fm_run *fm_run_start_scoped(duckdb_connection con, const fm_sqlguard *guard, fm_scope scope, const char *sql,
+                            fm_format f, fm_buf *out, fm_err *err) {
     if (fm_sqlguard_check_text(guard, sql, err)) return NULL;
     duckdb_extracted_statements stmts = NULL;
     idx_t n = duckdb_extract_statements(con, sql, &stmts);
@@ -57,7 +64,16 @@ fm_run *fm_run_start(duckdb_connection con, const fm_sqlguard *guard, const char
         duckdb_destroy_extracted(&stmts);
         return NULL;
     }
-    fm_run *r = calloc(1, sizeof *r);
+    /* every statement on the parse tree DuckDB is about to bind, before any of them runs (a
+     * refused request leaves nothing behind) and before any is bound (binding alone already calls
+     * table functions: a CSV reader sniffs its file at bind time) */
+    for (idx_t i = 0; i < n; i++) {
+        if (fm_sqlguard_check_statement(guard, scope, stmts, i, err)) {
+            duckdb_destroy_extracted(&stmts);
+            return NULL;
+        }
+    }
+    fm_run *r = fm_xcalloc(1, sizeof *r);
     r->con = con;
     r->multi = n > 1;
     /* One statement runs in an explicit transaction: in auto-commit mode DuckDB's prepare and

@@ -21,14 +21,18 @@
 #include "engine/sqlguard.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/xalloc.h"
 
 struct fm_sqlguard {
     char **names;
     size_t n, cap;
+    const fm_authz *authz; /* the real check; without it no statement passes */
+    fm_scope scope;
 };
 
 /* functions that run SQL text or serialized plans the guard cannot see, or read the environment */
@@ -63,16 +67,14 @@ static bool denied(const fm_sqlguard *g, const char *name) {
 }
 
 fm_sqlguard *fm_sqlguard_new(void) {
-    fm_sqlguard *g = calloc(1, sizeof *g);
-    if (!g) abort();
+    fm_sqlguard *g = fm_xcalloc(1, sizeof *g);
     return g;
 }
 
 void fm_sqlguard_deny_function(fm_sqlguard *g, const char *name) {
     if (!g || !name || !*name) return;
     size_t len = strlen(name);
-    char *low = malloc(len + 1);
-    if (!low) abort();
+    char *low = fm_xmalloc(len + 1);
     for (size_t i = 0; i <= len; i++) low[i] = lower_ascii(name[i]);
     if (denied(g, low)) {
         free(low);
@@ -80,10 +82,45 @@ void fm_sqlguard_deny_function(fm_sqlguard *g, const char *name) {
     }
     if (g->n == g->cap) {
         g->cap = g->cap ? g->cap * 2 : 16;
-        g->names = realloc(g->names, g->cap * sizeof *g->names);
-        if (!g->names) abort();
+        g->names = fm_xrealloc(g->names, g->cap * sizeof *g->names);
     }
     g->names[g->n++] = low;
+}
+
+void fm_sqlguard_set_authz(fm_sqlguard *g, const fm_authz *a, fm_scope scope) {
+    g->authz = a;
+    g->scope = scope;
+}
+
+fm_scope fm_sqlguard_scope(const fm_sqlguard *g) { return g->scope; }
+
+int fm_sqlguard_check_statement(const fm_sqlguard *g, fm_scope scope, duckdb_extracted_statements stmts, idx_t i,
+                                fm_err *err) {
+    if (!g || !g->authz) return fm_fail(err, FM_E_REFUSED, "no SQL authorizer is configured: statement refused");
+    /* a caller's scope never exceeds what the engine allows (read-only engines: read) */
+    int capped = scope > g->scope;
+    if (capped) scope = g->scope;
+    int rc = fm_authz_check_extracted(g->authz, scope, stmts, i, err);
+    if (rc && (capped || g->scope == FM_SCOPE_READ) && err && strstr(err->msg, " scope (this request has the ")) {
+        size_t len = strlen(err->msg);
+        snprintf(err->msg + len, sizeof err->msg - len, "; this server grants at most the %s scope%s",
+                 fm_scope_name(g->scope), g->scope == FM_SCOPE_READ ? ": the catalog is served read-only" : "");
+    }
+    return rc;
+}
+
+int fm_sqlguard_check_sql(const fm_sqlguard *g, duckdb_connection con, fm_scope scope, const char *sql, fm_err *err) {
+    if (fm_sqlguard_check_text(g, sql, err)) return -1;
+    duckdb_extracted_statements st = NULL;
+    idx_t n = duckdb_extract_statements(con, sql, &st);
+    int rc = 0;
+    if (n == 0) {
+        const char *m = st ? duckdb_extract_statements_error(st) : NULL;
+        rc = fm_fail(err, FM_E_INVALID, "%s", m ? m : "the request contains no SQL statement");
+    }
+    for (idx_t i = 0; !rc && i < n; i++) rc = fm_sqlguard_check_statement(g, scope, st, i, err);
+    duckdb_destroy_extracted(&st);
+    return rc;
 }
 
 void fm_sqlguard_free(fm_sqlguard *g) {
@@ -115,8 +152,7 @@ static int query_names(duckdb_connection con, name_list *out, fm_err *err) {
         return -1;
     }
     idx_t rows = duckdb_row_count(&r);
-    out->v = calloc(rows ? rows : 1, sizeof *out->v);
-    if (!out->v) abort();
+    out->v = fm_xcalloc(rows ? rows : 1, sizeof *out->v);
     out->n = 0;
     for (idx_t i = 0; i < rows; i++) {
         char *s = duckdb_value_varchar(&r, 0, i);
@@ -288,7 +324,7 @@ int fm_sqlguard_check_text(const fm_sqlguard *g, const char *sql, fm_err *err) {
             continue;
         }
         if (c == '-' && p[1] == '-') {
-            while (*p && *p != '\n') p++;
+            while (*p && *p != '\n' && *p != '\r') p++; /* DuckDB ends a -- comment at either */
             continue;
         }
         if (c == '/' && p[1] == '*') {

@@ -1,4 +1,11 @@
-/* Defence in depth for user SQL, on top of DuckDB's own lock-down settings (engine.c).
+/* The gate user SQL passes before it runs. Two layers:
+ *   - fm_sqlguard_check_text: a cheap lexical first filter over the whole request text (below);
+ *     it runs first only because it is cheap — it is never the only check;
+ *   - fm_sqlguard_check_statement: the authorizer (authz.h) on DuckDB's own parse of each
+ *     statement, with the caller's scope capped at the engine's (read for read-only engines).
+ *     A guard without an authorizer refuses every statement (fail closed).
+ * The lexical filter's contract:
+ * Defence in depth for user SQL, on top of DuckDB's own lock-down settings (engine.c).
  * DuckDB runs SQL with the process's privileges and some extensions ignore
  * enable_external_access (sqlite_scanner's sqlite_scan / sqlite_attach / ATTACH 'sqlite:' read
  * any file; postgres_scanner's functions open network connections). So before a user statement
@@ -24,6 +31,7 @@
 #include <duckdb.h>
 
 #include "base/err.h"
+#include "engine/authz.h"
 
 typedef struct fm_sqlguard fm_sqlguard;
 
@@ -37,5 +45,13 @@ int fm_sqlguard_deny_extension_functions(fm_sqlguard *g, duckdb_connection con, 
 int fm_sqlguard_check_text(const fm_sqlguard *g, const char *sql, fm_err *err);
 /* statement-type check of one prepared statement */
 int fm_sqlguard_check_type(duckdb_statement_type t, fm_err *err);
+/* attaches the authorizer (not owned) and the widest scope this engine grants */
+void fm_sqlguard_set_authz(fm_sqlguard *g, const fm_authz *a, fm_scope scope);
+fm_scope fm_sqlguard_scope(const fm_sqlguard *g);
+/* authorizes statement i of stmts (before it is prepared) for scope, capped at the guard's */
+int fm_sqlguard_check_statement(const fm_sqlguard *g, fm_scope scope, duckdb_extracted_statements stmts, idx_t i,
+                                fm_err *err);
+/* both layers over a whole text, on con's parser, without running anything */
+int fm_sqlguard_check_sql(const fm_sqlguard *g, duckdb_connection con, fm_scope scope, const char *sql, fm_err *err);
 void fm_sqlguard_free(fm_sqlguard *g);
 #endif

@@ -1,5 +1,5 @@
 /* Kubernetes Job manifests for catalog operations (`featherman worker job init|ddl|materialize`),
- * built as JSON for server-side apply. Hygiene the operator owes its users (brief §5, issue 5):
+ * built as JSON for server-side apply. Hygiene the operator owes its users:
  * owned by the CR (controller ownerReference, so deleting the CR removes its Jobs), labelled with
  * the catalog, table and operation, backoffLimit, activeDeadlineSeconds, ttlSecondsAfterFinished,
  * resource requests and limits, a restricted security context (non-root, read-only root

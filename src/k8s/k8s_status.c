@@ -1,9 +1,11 @@
-/* Status conditions and JSON accessors (contract in k8s_status.h). */
+/* Status conditions (contract in k8s_status.h). */
 #include "k8s/k8s_status.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+
+#include "base/json_get.h"
 
 void fm_k8s_now(char out[32]) {
     time_t t = time(NULL);
@@ -12,15 +14,7 @@ void fm_k8s_now(char out[32]) {
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-json_t *fm_cond_get(json_t *conds, const char *type) {
-    size_t i;
-    json_t *c;
-    json_array_foreach(conds, i, c) {
-        const char *t = json_string_value(json_object_get(c, "type"));
-        if (t && !strcmp(t, type)) return c;
-    }
-    return NULL;
-}
+json_t *fm_cond_get(json_t *conds, const char *type) { return fm_jfind(conds, "type", type); }
 
 bool fm_cond_true(json_t *conds, const char *type) {
     json_t *c = fm_cond_get(conds, type);
@@ -67,28 +61,6 @@ int fm_cond_set(json_t *conds, const char *type, bool status, const char *reason
 int fm_cond_set_unknown(json_t *conds, const char *type, const char *reason, const char *message,
                         long long generation) {
     return set(conds, type, "Unknown", reason, message, generation);
-}
-
-json_t *fm_jget(const json_t *obj, const char *path) {
-    char key[128];
-    const json_t *cur = obj;
-    while (cur && *path) {
-        const char *dot = strchr(path, '.');
-        size_t n = dot ? (size_t)(dot - path) : strlen(path);
-        if (n >= sizeof key) return NULL;
-        memcpy(key, path, n);
-        key[n] = 0;
-        cur = json_object_get(cur, key);
-        path += n + (dot ? 1 : 0);
-    }
-    return (json_t *)cur;
-}
-
-const char *fm_jstr(const json_t *obj, const char *path) { return json_string_value(fm_jget(obj, path)); }
-
-long long fm_jint(const json_t *obj, const char *path, long long def) {
-    json_t *v = fm_jget(obj, path);
-    return json_is_integer(v) ? json_integer_value(v) : def;
 }
 
 bool fm_has_finalizer(const json_t *obj, const char *name) {

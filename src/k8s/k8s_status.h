@@ -2,7 +2,7 @@
  * type, each {type, status True|False|Unknown, reason (CamelCase), message, observedGeneration,
  * lastTransitionTime}. lastTransitionTime changes only when status changes, so a reconcile that
  * finds nothing new writes an identical status (and the patch is skipped).
- * Also small JSON accessors for objects read from the API. Pure functions over jansson. */
+ * Also the pause annotation and finalizer test every reconciler reads. Pure functions over jansson. */
 #ifndef FM_K8S_STATUS_H
 #define FM_K8S_STATUS_H
 #include <jansson.h>
@@ -21,11 +21,6 @@ int fm_cond_set_unknown(json_t *conds, const char *type, const char *reason, con
 json_t *fm_cond_get(json_t *conds, const char *type);
 /* 1 if the condition is present with status "True" */
 bool fm_cond_true(json_t *conds, const char *type);
-
-/* dotted-path readers of an object ("metadata.name"); NULL / def when absent */
-const char *fm_jstr(const json_t *obj, const char *path);
-long long fm_jint(const json_t *obj, const char *path, long long def);
-json_t *fm_jget(const json_t *obj, const char *path);
 
 /* a reconcile's working copy of obj's status, with a conditions array (*conds, borrowed) */
 json_t *fm_status_copy(const json_t *obj, json_t **conds);

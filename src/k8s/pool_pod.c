@@ -4,9 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/xalloc.h"
 #include "k8s/k8s_names.h"
 
-static char *dup_str(json_t *v) { return json_is_string(v) ? strdup(json_string_value(v)) : NULL; }
+static char *dup_str(json_t *v) { return json_is_string(v) ? fm_xstrdup(json_string_value(v)) : NULL; }
 
 static int slots_from_args(json_t *spec) {
     json_t *cs = json_object_get(spec, "containers"), *c;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "base/json_get.h"
 #include "k8s/k8s_jobs.h"
 #include "k8s/k8s_names.h"
 #include "model/spec_util.h"
@@ -70,16 +71,6 @@ static json_t *pool_labels(const char *pool, const char *catalog) {
                      FM_LABEL_MANAGED_BY, FM_MANAGED_BY, FM_LABEL_POOL, pool, FM_LABEL_CATALOG, catalog);
 }
 
-static bool env_named(json_t *env, const char *name) {
-    size_t i;
-    json_t *e;
-    json_array_foreach(env, i, e) {
-        const char *n = json_string_value(json_object_get(e, "name"));
-        if (n && !strcmp(n, name)) return true;
-    }
-    return false;
-}
-
 static json_t *pod_env(const fm_pool_pod_params *p) {
     const fm_catalog_spec *c = p->catalog;
     json_t *env = json_array();
@@ -96,7 +87,7 @@ static json_t *pod_env(const fm_pool_pod_params *p) {
     size_t i;
     json_array_foreach(user, i, e) {
         const char *n = json_string_value(json_object_get(e, "name"));
-        if (n && !env_named(env, n)) json_array_append(env, e);
+        if (n && !fm_jfind(env, "name", n)) json_array_append(env, e);
     }
     return env;
 }

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "base/buf.h"
+#include "base/xalloc.h"
 
 #define MAX_HANDLERS 8
 
@@ -45,7 +46,7 @@ static int same_rv(const json_t *a, const json_t *b) {
     return ra && rb && !strcmp(ra, rb);
 }
 
-static char *dup_or_null(const char *s) { return s && *s ? strdup(s) : NULL; }
+static char *dup_or_null(const char *s) { return s && *s ? fm_xstrdup(s) : NULL; }
 
 kube_informer *kube_informer_new(kube_client *c, const kube_watch_opts *o, fm_err *err) {
     if (!o->res) {
@@ -56,8 +57,7 @@ kube_informer *kube_informer_new(kube_client *c, const kube_watch_opts *o, fm_er
         fm_fail(err, FM_E_REFUSED, "informer: Secrets are not cached; read them on demand");
         return NULL;
     }
-    kube_informer *inf = calloc(1, sizeof *inf);
-    if (!inf) abort();
+    kube_informer *inf = fm_xcalloc(1, sizeof *inf);
     inf->c = c;
     inf->res = *o->res;
     inf->o = *o;
@@ -118,8 +118,7 @@ void kube_informer_apply_list(kube_informer *inf, json_t *items) {
         free(key);
     }
     size_t cap = json_object_size(fresh) + 16, n = 0;
-    change *ch = malloc(cap * sizeof *ch);
-    if (!ch) abort();
+    change *ch = fm_xmalloc(cap * sizeof *ch);
     pthread_mutex_lock(&inf->mu);
     const char *key;
     json_t *obj;
@@ -132,8 +131,7 @@ void kube_informer_apply_list(kube_informer *inf, json_t *items) {
         if (json_object_get(fresh, key)) continue;
         if (n == cap) {
             cap *= 2;
-            ch = realloc(ch, cap * sizeof *ch);
-            if (!ch) abort();
+            ch = fm_xrealloc(ch, cap * sizeof *ch);
         }
         ch[n++] = (change){KUBE_WATCH_DELETED, json_incref(obj), NULL};
     }
@@ -245,8 +243,7 @@ json_t *kube_informer_list(kube_informer *inf, const char *ns) {
     size_t nslen = ns ? strlen(ns) : 0;
     pthread_mutex_lock(&inf->mu);
     size_t n = json_object_size(inf->cache), m = 0;
-    const char **keys = malloc((n ? n : 1) * sizeof *keys);
-    if (!keys) abort();
+    const char **keys = fm_xmalloc((n ? n : 1) * sizeof *keys);
     const char *key;
     json_t *obj;
     json_object_foreach(inf->cache, key, obj) {

@@ -9,6 +9,7 @@
 #include "base/fsutil.h"
 #include "base/base64.h"
 #include "base/yaml.h"
+#include "base/xalloc.h"
 
 #define SA_DIR_DEFAULT "/var/run/secrets/kubernetes.io/serviceaccount"
 #define MAX_CRED_FILE (1 << 20)
@@ -33,7 +34,7 @@ void kube_config_free(kube_config *cfg) {
 static char *trim_dup(const char *s, size_t n) {
     while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t')) n--;
     while (n && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')) s++, n--;
-    return strndup(s, n);
+    return fm_xstrndup(s, n);
 }
 
 static char *resolve(const char *dir, const char *path) {
@@ -151,7 +152,7 @@ int kube_config_parse_kubeconfig(const char *text, size_t len, const char *dir, 
     }
     size_t sl = strlen(server);
     while (sl && server[sl - 1] == '/') sl--;
-    cfg->server = strndup(server, sl);
+    cfg->server = fm_xstrndup(server, sl);
     cfg->insecure = json_is_true(json_object_get(cluster, "insecure-skip-tls-verify"));
     if (data_or_file(cluster, "certificate-authority", dir, cfg->origin, &cfg->ca_pem, &cfg->ca_len, err)) goto out;
     if (user) {
@@ -163,7 +164,7 @@ int kube_config_parse_kubeconfig(const char *text, size_t len, const char *dir, 
             goto out;
         }
         const char *tok = json_string_value(json_object_get(user, "token"));
-        if (tok && *tok) cfg->token = strdup(tok);
+        if (tok && *tok) cfg->token = fm_xstrdup(tok);
         const char *tf = json_string_value(json_object_get(user, "tokenFile"));
         if (tf && *tf) cfg->token_file = resolve(dir, tf);
         if (json_object_get(user, "exec") || json_object_get(user, "auth-provider")) {
@@ -178,7 +179,7 @@ int kube_config_parse_kubeconfig(const char *text, size_t len, const char *dir, 
             goto out;
         }
     }
-    cfg->namespace_ = strdup(ns && *ns ? ns : "default");
+    cfg->namespace_ = fm_xstrdup(ns && *ns ? ns : "default");
     cfg->token_refresh_s = KUBE_TOKEN_REFRESH_S;
     if (cfg->token_file) {
         /* fail at load time on an unreadable token file rather than at the first request */
@@ -196,21 +197,21 @@ out:
 
 static char *dirname_dup(const char *path) {
     const char *slash = strrchr(path, '/');
-    if (!slash) return strdup(".");
-    if (slash == path) return strdup("/");
-    return strndup(path, (size_t)(slash - path));
+    if (!slash) return fm_xstrdup(".");
+    if (slash == path) return fm_xstrdup("/");
+    return fm_xstrndup(path, (size_t)(slash - path));
 }
 
 int kube_config_load_kubeconfig(const char *path, const char *context, kube_config *cfg, fm_err *err) {
     memset(cfg, 0, sizeof *cfg);
     char *p = NULL;
     if (path && *path) {
-        p = strdup(path);
+        p = fm_xstrdup(path);
     } else {
         const char *env = getenv("KUBECONFIG");
         if (env && *env) {
             const char *colon = strchr(env, ':');
-            p = colon ? strndup(env, (size_t)(colon - env)) : strdup(env);
+            p = colon ? fm_xstrndup(env, (size_t)(colon - env)) : fm_xstrdup(env);
         } else {
             const char *home = getenv("HOME");
             if (!home || !*home) return fm_fail(err, FM_E_INVALID, "no kubeconfig: KUBECONFIG and HOME are unset");
@@ -267,7 +268,7 @@ int kube_config_in_cluster(kube_config *cfg, fm_err *err) {
     else
         fm_buf_printf(&b, "https://%s:%s", host, port);
     cfg->server = fm_buf_steal(&b);
-    cfg->origin = strdup("in-cluster");
+    cfg->origin = fm_xstrdup("in-cluster");
     cfg->token_refresh_s = KUBE_TOKEN_REFRESH_S;
     cfg->token_file = resolve(dir, "token");
     char *t = kube_config_read_token_file(cfg, err);
@@ -292,7 +293,7 @@ int kube_config_in_cluster(kube_config *cfg, fm_err *err) {
     }
     if (!cfg->namespace_ || !*cfg->namespace_) {
         free(cfg->namespace_);
-        cfg->namespace_ = strdup("default");
+        cfg->namespace_ = fm_xstrdup("default");
     }
     free(rooted);
     return 0;

@@ -10,6 +10,7 @@
 
 #include "base/buf.h"
 #include "base/log.h"
+#include "base/xalloc.h"
 
 #define MAX_MESSAGE 1024
 #define MAX_CACHE 4096
@@ -22,11 +23,10 @@ struct kube_recorder {
 };
 
 kube_recorder *kube_recorder_new(kube_client *c, const char *component, const char *host) {
-    kube_recorder *r = calloc(1, sizeof *r);
-    if (!r) abort();
+    kube_recorder *r = fm_xcalloc(1, sizeof *r);
     r->c = c;
-    r->component = strdup(component && *component ? component : "featherman");
-    r->host = host && *host ? strdup(host) : NULL;
+    r->component = fm_xstrdup(component && *component ? component : "featherman");
+    r->host = host && *host ? fm_xstrdup(host) : NULL;
     pthread_mutex_init(&r->mu, NULL);
     r->seen = json_object();
     return r;

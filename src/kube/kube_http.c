@@ -8,6 +8,7 @@
 
 #include "kube/kube_stream.h"
 #include "base/log.h"
+#include "base/xalloc.h"
 
 #define POOL_MAX 8
 #define MAX_RESPONSE (256u << 20) /* a List of everything in a big cluster stays well below */
@@ -46,8 +47,7 @@ kube_client *kube_client_new(kube_config *cfg, fm_err *err) {
         fm_fail(err, FM_E_INVALID, "kube client: the config has no server");
         return NULL;
     }
-    kube_client *c = calloc(1, sizeof *c);
-    if (!c) abort();
+    kube_client *c = fm_xcalloc(1, sizeof *c);
     c->cfg = *cfg;
     memset(cfg, 0, sizeof *cfg);
     c->timeout_ms = 30000;
@@ -73,7 +73,7 @@ const char *kube_client_namespace(const kube_client *c) { return c->cfg.namespac
 const char *kube_client_server(const kube_client *c) { return c->cfg.server; }
 
 char *kube_client_token(kube_client *c, fm_err *err) {
-    if (!c->cfg.token_file) return c->cfg.token ? strdup(c->cfg.token) : NULL;
+    if (!c->cfg.token_file) return c->cfg.token ? fm_xstrdup(c->cfg.token) : NULL;
     pthread_mutex_lock(&c->mu);
     time_t now = time(NULL);
     if (!c->file_token || now - c->file_token_read >= c->cfg.token_refresh_s || now < c->file_token_read) {
@@ -96,7 +96,7 @@ char *kube_client_token(kube_client *c, fm_err *err) {
             fm_warn("kube: %s (keeping the previous token)", e.msg);
         }
     }
-    char *t = strdup(c->file_token);
+    char *t = fm_xstrdup(c->file_token);
     pthread_mutex_unlock(&c->mu);
     return t;
 }
@@ -192,7 +192,7 @@ static CURL *handle_get(kube_client *c) {
     if (c->npool) h = c->pool[--c->npool];
     pthread_mutex_unlock(&c->mu);
     if (!h) h = curl_easy_init();
-    if (!h) abort();
+    if (!h) fm_oom(sizeof(void *)); /* curl_easy_init fails only when it cannot allocate */
     return h;
 }
 
@@ -487,7 +487,7 @@ int kube_list_page(kube_client *c, const kube_resource *r, const char *ns, const
             return fm_fail(err, FM_E_UNAVAILABLE, "%s: the answer is not a List", w);
         }
         const char *ct = meta_str(*out, "continue");
-        if (cont && ct && *ct) *cont = strdup(ct);
+        if (cont && ct && *ct) *cont = fm_xstrdup(ct);
     }
     return rc;
 }

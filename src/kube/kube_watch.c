@@ -9,6 +9,7 @@
 
 #include "kube/kube_stream.h"
 #include "base/log.h"
+#include "base/xalloc.h"
 
 #define MAX_WATCH_LINE (64u << 20) /* one object; etcd itself caps values at 1.5 MiB by default */
 
@@ -92,7 +93,7 @@ static void set_rv(kube_watch_state *s, const json_t *obj) {
     const char *rv = json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
     if (rv && *rv) {
         free(s->rv);
-        s->rv = strdup(rv);
+        s->rv = fm_xstrdup(rv);
     }
 }
 
@@ -219,7 +220,7 @@ static int do_list(kube_watch *w, fm_err *err) {
     if (kube_list(w->c, w->o.res, w->ns, &lo, &list, err)) return -1;
     const char *rv = json_string_value(json_object_get(json_object_get(list, "metadata"), "resourceVersion"));
     free(w->st.rv);
-    w->st.rv = rv ? strdup(rv) : NULL;
+    w->st.rv = rv ? fm_xstrdup(rv) : NULL;
     if (w->h.on_list) w->h.on_list(w->h.ud, json_object_get(list, "items"));
     json_decref(list);
     bump(w, &w->stats.lists, 1);
@@ -250,7 +251,7 @@ static char *watch_url(kube_watch *w, long timeout_s) {
 static void *watch_main(void *arg) {
     kube_watch *w = arg;
     int need_list = w->start_rv == NULL;
-    if (w->start_rv) w->st.rv = strdup(w->start_rv);
+    if (w->start_rv) w->st.rv = fm_xstrdup(w->start_rv);
     int attempt = 0;
     while (!stopping(w)) {
         fm_err err;
@@ -308,15 +309,14 @@ static void *watch_main(void *arg) {
     return NULL;
 }
 
-static char *dup_or_null(const char *s) { return s && *s ? strdup(s) : NULL; }
+static char *dup_or_null(const char *s) { return s && *s ? fm_xstrdup(s) : NULL; }
 
 kube_watch *kube_watch_start(kube_client *c, const kube_watch_opts *o, const kube_watch_handlers *h, fm_err *err) {
     if (!o->res) {
         fm_fail(err, FM_E_INVALID, "watch: no resource");
         return NULL;
     }
-    kube_watch *w = calloc(1, sizeof *w);
-    if (!w) abort();
+    kube_watch *w = fm_xcalloc(1, sizeof *w);
     w->c = c;
     w->o = *o;
     if (!w->o.page_size) w->o.page_size = 500;

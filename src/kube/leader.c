@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "base/xalloc.h"
 
 static json_t *spec_of(const json_t *lease) { return json_object_get(lease, "spec"); }
 
@@ -158,7 +159,7 @@ static int try_acquire_or_renew(kube_leader *l, int *other_holder) {
     double now_m = mono();
     if (!rv || !l->observed_rv || strcmp(rv, l->observed_rv)) {
         free(l->observed_rv);
-        l->observed_rv = rv ? strdup(rv) : NULL;
+        l->observed_rv = rv ? fm_xstrdup(rv) : NULL;
         l->observed_at = now_m;
     }
     kube_leader_action act = kube_leader_decide(cur, l->identity, now_m, l->observed_at);
@@ -180,7 +181,7 @@ static int try_acquire_or_renew(kube_leader *l, int *other_holder) {
     }
     const char *nrv = json_string_value(json_object_get(json_object_get(out, "metadata"), "resourceVersion"));
     free(l->observed_rv);
-    l->observed_rv = nrv ? strdup(nrv) : NULL;
+    l->observed_rv = nrv ? fm_xstrdup(nrv) : NULL;
     l->observed_at = now_m;
     pthread_mutex_lock(&l->mu);
     json_decref(l->held);
@@ -242,8 +243,7 @@ kube_leader *kube_leader_start(kube_client *c, const kube_leader_config *cfg, fm
         fm_fail(err, FM_E_INVALID, "leader election: namespace, name and identity are required");
         return NULL;
     }
-    kube_leader *l = calloc(1, sizeof *l);
-    if (!l) abort();
+    kube_leader *l = fm_xcalloc(1, sizeof *l);
     l->c = c;
     l->cfg = *cfg;
     if (l->cfg.lease_duration_s <= 0) l->cfg.lease_duration_s = 15;
@@ -254,9 +254,9 @@ kube_leader *kube_leader_start(kube_client *c, const kube_leader_config *cfg, fm
         free(l);
         return NULL;
     }
-    l->ns = strdup(cfg->ns);
-    l->name = strdup(cfg->name);
-    l->identity = strdup(cfg->identity);
+    l->ns = fm_xstrdup(cfg->ns);
+    l->name = fm_xstrdup(cfg->name);
+    l->identity = fm_xstrdup(cfg->identity);
     l->rng = (uint64_t)(wall() * 1e6) ^ (uint64_t)(uintptr_t)l;
     if (!l->rng) l->rng = 1;
     pthread_mutex_init(&l->mu, NULL);

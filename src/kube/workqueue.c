@@ -1,4 +1,5 @@
 #include "kube/workqueue.h"
+#include "base/xalloc.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -42,8 +43,7 @@ double kube_wq_backoff_ms(const kube_wq_opts *o, int failures) {
 }
 
 kube_wq *kube_wq_new(const kube_wq_opts *o) {
-    kube_wq *q = calloc(1, sizeof *q);
-    if (!q) abort();
+    kube_wq *q = fm_xcalloc(1, sizeof *q);
     if (o) q->o = *o;
     pthread_mutex_init(&q->mu, NULL);
     pthread_condattr_t ca;
@@ -74,15 +74,14 @@ void kube_wq_free(kube_wq *q) {
 static void push(kube_wq *q, const char *key) {
     if (q->n == q->cap) {
         size_t nc = q->cap ? q->cap * 2 : 16;
-        char **r = malloc(nc * sizeof *r);
-        if (!r) abort();
+        char **r = fm_xmalloc(nc * sizeof *r);
         for (size_t i = 0; i < q->n; i++) r[i] = q->ring[(q->head + i) % q->cap];
         free(q->ring);
         q->ring = r;
         q->cap = nc;
         q->head = 0;
     }
-    q->ring[(q->head + q->n) % q->cap] = strdup(key);
+    q->ring[(q->head + q->n) % q->cap] = fm_xstrdup(key);
     q->n++;
     pthread_cond_signal(&q->cv);
 }
@@ -115,10 +114,9 @@ static void delay_locked(kube_wq *q, const char *key, double delay_ms) {
         }
     if (q->ndelayed == q->capdelayed) {
         q->capdelayed = q->capdelayed ? q->capdelayed * 2 : 16;
-        q->delayed = realloc(q->delayed, q->capdelayed * sizeof *q->delayed);
-        if (!q->delayed) abort();
+        q->delayed = fm_xrealloc(q->delayed, q->capdelayed * sizeof *q->delayed);
     }
-    q->delayed[q->ndelayed++] = (delayed_item){strdup(key), due};
+    q->delayed[q->ndelayed++] = (delayed_item){fm_xstrdup(key), due};
     /* a sleeping worker may need to wake earlier than it planned */
     pthread_cond_broadcast(&q->cv);
 }

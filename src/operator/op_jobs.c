@@ -6,13 +6,22 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/json_get.h"
+#include "base/log.h"
+#include "base/timefmt.h"
 #include "k8s/k8s_names.h"
 #include "k8s/k8s_status.h"
 #include "kube/leader.h"
-#include "base/log.h"
 
 static void say(char *why, size_t n, const char *fmt, const char *a, const char *b) {
     if (why && n) snprintf(why, n, fmt, a, b);
+}
+
+/* a Job's conditions: FAILED or SUCCEEDED once finished, else RUNNING */
+static fm_job_state job_outcome(json_t *job) {
+    json_t *conds = fm_jget(job, "status.conditions");
+    if (fm_cond_true(conds, "Failed")) return FM_JOB_FAILED;
+    return fm_cond_true(conds, "Complete") ? FM_JOB_SUCCEEDED : FM_JOB_RUNNING;
 }
 
 /* is the named Job present and not finished? Asked of the API server, not the cache: a Job
@@ -30,16 +39,9 @@ static bool job_active(fm_operator *op, const char *ns, const char *name, const 
         double t = at ? kube_parse_time(at) : 0;
         return t > 0 && (double)time(NULL) - t < LOCK_GRACE_S;
     }
-    bool done = false;
-    size_t i;
-    json_t *c;
-    json_array_foreach(fm_jget(j, "status.conditions"), i, c) {
-        const char *t = json_string_value(json_object_get(c, "type"));
-        const char *s = json_string_value(json_object_get(c, "status"));
-        if (t && s && !strcmp(s, "True") && (!strcmp(t, "Complete") || !strcmp(t, "Failed"))) done = true;
-    }
+    bool running = job_outcome(j) == FM_JOB_RUNNING;
     json_decref(j);
-    return !done;
+    return running;
 }
 
 /* 1 acquired (or already ours), 0 held by a running Job, -1 error */
@@ -152,9 +154,8 @@ static json_t *job_report(fm_operator *op, const char *ns, const char *job, long
         r = json_pack("{s:{s:s, s:s}}", "error", "code", "internal", "message", m);
     }
     if (finished_at) {
-        struct tm tm;
-        memset(&tm, 0, sizeof tm);
-        *finished_at = best_at[0] && strptime(best_at, "%Y-%m-%dT%H:%M:%SZ", &tm) ? (long long)timegm(&tm) : 0;
+        long long ms = fm_rfc3339_ms(best_at);
+        *finished_at = ms > 0 ? ms / 1000 : 0;
     }
     json_decref(list);
     return r;
@@ -187,16 +188,7 @@ fm_job_state fm_op_run_job(fm_operator *op, const fm_job_params *p, bool write_l
         say(why, nwhy, "Job %s is running (%s)", p->name, p->op);
         return FM_JOB_RUNNING;
     }
-    fm_job_state state = FM_JOB_RUNNING;
-    size_t i;
-    json_t *c;
-    json_array_foreach(fm_jget(job, "status.conditions"), i, c) {
-        const char *t = json_string_value(json_object_get(c, "type"));
-        const char *s = json_string_value(json_object_get(c, "status"));
-        if (!t || !s || strcmp(s, "True")) continue;
-        if (!strcmp(t, "Complete")) state = FM_JOB_SUCCEEDED;
-        if (!strcmp(t, "Failed")) state = FM_JOB_FAILED;
-    }
+    fm_job_state state = job_outcome(job);
     json_decref(job);
     if (state == FM_JOB_RUNNING) {
         say(why, nwhy, "Job %s is running (%s)", p->name, p->op);

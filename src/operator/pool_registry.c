@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/xalloc.h"
+
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static fm_pool_entry **entries;
 static size_t nentries, cap;
@@ -28,9 +30,9 @@ fm_pool_entry *fm_pool_entry_get(const char *key, const char *uid) {
     if (!e) {
         if (nentries == cap) {
             cap = cap ? cap * 2 : 16;
-            entries = realloc(entries, cap * sizeof *entries);
+            entries = fm_xreallocarray(entries, cap, sizeof *entries);
         }
-        e = calloc(1, sizeof *e);
+        e = fm_xcalloc(1, sizeof *e);
         snprintf(e->key, sizeof e->key, "%s", key);
         reset(e, uid);
         entries[nentries++] = e;

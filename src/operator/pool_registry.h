@@ -1,7 +1,7 @@
 /* The operator's in-memory state per DuckLakePool (key "ns/name"): the autoscaler's history
  * (fm_scale_history, kept between reconciles), the Pods it created that the informer has not
  * shown yet (so a quick requeue does not create them twice), the generation whose
- * PodDisruptionBudget was applied, and the gauges for /metrics (the seed's names):
+ * PodDisruptionBudget was applied, and the gauges for /metrics (names dashboards already use):
  *   ducklake_pool_size_current, ducklake_pool_size_desired, ducklake_pool_pods_idle,
  *   ducklake_pool_pods_busy, ducklake_pool_queue_length   {pool="ns/name"}
  * One mutex guards the table and the gauges. An entry's scaling fields are used only by the

@@ -3,7 +3,7 @@
  * reports its slots, busy slots, idle-since, queries served and start time (GET /status); the
  * gateway reports queue length.
  *
- * Rules (brief §3, §5; the seed's knobs):
+ * Rules (the DuckLakePool spec's knobs):
  *  - demand = Σ busy slots + queued queries, in pods = demand / slots per pod;
  *    raw = ceil(demand_pods / targetUtilization), clamped to [minSize, maxSize]
  *    (pods that are being drained or recycled do not count as capacity);

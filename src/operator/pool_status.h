@@ -17,8 +17,6 @@ typedef struct {
     bool draining;           /* the worker is shutting down */
 } fm_worker_status;
 
-/* "2026-11-25T17:00:00.123Z" (fraction optional) → Unix ms; -1 when malformed */
-long long fm_rfc3339_ms(const char *s);
 /* the /status body → out; -1 with err when it is not a worker status */
 int fm_worker_status_parse(const char *body, size_t len, fm_worker_status *out, fm_err *err);
 /* GET /status of ip:port with "Authorization: Bearer token" (token may be NULL), timeout_ms in all */

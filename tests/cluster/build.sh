@@ -7,13 +7,17 @@
 # (their go.sum pins every module by hash). Idempotent: a version whose binaries exist is skipped.
 # Prints each build's wall time. Go package parallelism: $FEATHERMAN_GO_JOBS (default: nproc).
 # With --print-config it only prints the config.mk lines (K8S_BIN_DIR, ETCD_BIN) after building.
+# `build.sh helm` builds only the helm CLI (tests/cluster/build/helm), cached in
+# $FEATHERMAN_CACHE/helm-<ver>/bin/helm, and prints that path: the chart's tests call it, so helm
+# is built only where those tests run.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 CACHE=${FEATHERMAN_CACHE:-$HOME/.cache/featherman}
 JOBS=${FEATHERMAN_GO_JOBS:-$(nproc)}
-PRINT_CONFIG=0
+PRINT_CONFIG=0 ONLY_HELM=0
 [ "${1:-}" = "--print-config" ] && PRINT_CONFIG=1
+[ "${1:-}" = "helm" ] && ONLY_HELM=1
 
 log() { printf 'cluster-build: %s\n' "$*" >&2; }
 command -v go >/dev/null || { log "Go is needed to build kube-apiserver/etcd (install Go >= 1.26)"; exit 1; }
@@ -21,6 +25,29 @@ command -v go >/dev/null || { log "Go is needed to build kube-apiserver/etcd (in
 modver() { # modver DIR MODULE -> the version DIR/go.mod requires
     awk -v m="$2" '($1==m || ($1=="require" && $2==m)) {print ($1=="require") ? $3 : $2; exit}' "$1/go.mod"
 }
+
+# helm: only on request (`build.sh helm`); prints the binary's path on stdout.
+build_helm() {
+    local ver dir start
+    ver=$(modver "$HERE/build/helm" helm.sh/helm/v4)
+    [ -n "$ver" ] || { log "cannot read the pinned helm version from $HERE/build/helm/go.mod"; exit 1; }
+    dir="$CACHE/helm-$ver"
+    if [ -x "$dir/bin/helm" ]; then
+        log "helm $ver: cached in $dir"
+    else
+        log "building helm $ver with -p $JOBS"
+        start=$(date +%s)
+        rm -rf "$dir.tmp"; mkdir -p "$dir.tmp/bin"
+        (cd "$HERE/build/helm" && GOTOOLCHAIN=${GOTOOLCHAIN:-local} GOFLAGS="${GOFLAGS:-} -mod=readonly -buildvcs=false" \
+            CGO_ENABLED=0 go build -p "$JOBS" -trimpath \
+            -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$ver -X helm.sh/helm/v4/internal/version.gitTreeState=clean" \
+            -o "$dir.tmp/bin/helm" helm.sh/helm/v4/cmd/helm)
+        rm -rf "$dir"; mv "$dir.tmp" "$dir"
+        log "helm $ver built in $(( $(date +%s) - start ))s -> $dir/bin/helm"
+    fi
+    echo "$dir/bin/helm"
+}
+[ $ONLY_HELM = 1 ] && { build_helm; exit 0; }
 
 K8S_VER=$(modver "$HERE/build/k8s" k8s.io/kubernetes)
 ETCD_VER=$(modver "$HERE/build/etcd" go.etcd.io/etcd/server/v3)

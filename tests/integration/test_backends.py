@@ -82,7 +82,10 @@ def test_file_metadata_with_data_in_minio(minio, meta):
         parquet = [k for k in keys if k.endswith(".parquet")]
         assert parquet, keys
         assert any("region=eu" in k for k in parquet), parquet  # partitioned by region
-        meta_path = srv.rows("SELECT path FROM duckdb_databases() WHERE database_name = 'lake'")[0]["path"]
+        # the metadata file's place in the state directory (duckdb_databases() is not open to queries)
+        meta_file = os.path.join(srv.state, "state", "lake", "metadata." + ("sqlite" if meta == "sqlite" else "ducklake"))
+        assert os.path.exists(meta_file), meta_file
+        meta_path = ("sqlite:" if meta == "sqlite" else "") + meta_file
     finally:
         srv.stop()
     # an independent DuckDB attaches the same lake and sees the same rows

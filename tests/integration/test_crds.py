@@ -396,7 +396,7 @@ def test_samples():
 
 
 def test_seed_table_is_kept_exactly():
-    """invalid/ducklaketable-seed.yaml is the seed README's table, unchanged."""
+    """invalid/ducklaketable-seed.yaml is the original featherman README's table, unchanged."""
     [seed] = load_sample("invalid/ducklaketable-seed.yaml")
     assert seed == {
         "apiVersion": "ducklake.featherman.dev/v1alpha1", "kind": "DuckLakeTable", "metadata": {"name": "users"},

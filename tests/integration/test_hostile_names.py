@@ -1,5 +1,7 @@
 """Names from manifests reach SQL only through the quoting functions: hostile table and column
 names create exactly those names, or are refused, and never run as SQL."""
+import os
+
 import duckdb
 
 from featherman import start_local
@@ -40,7 +42,9 @@ spec:
         cols = srv.rows("SELECT column_name FROM duckdb_columns() WHERE database_name = 'lake' AND table_name = "
                         "'x\"; DROP TABLE victim; --'")
         assert cols == [{"column_name": HOSTILE_COLUMN}]
-        path = srv.rows("SELECT path FROM duckdb_databases() WHERE database_name = 'lake'")[0]["path"]
+        # the metadata file's place in the state directory (duckdb_databases() is not open to queries)
+        path = os.path.join(srv.state, "state", "lake", "metadata.ducklake")
+        assert os.path.exists(path), path
     finally:
         srv.stop()
     con = python_duckdb()

@@ -31,6 +31,8 @@ def test_the_tree_obeys_the_layers():
     ("model/spec_pool.c", '#  include "http/request.h"', "model may not depend on http"),
     ("operator/operator.c", "#include <duckdb.h>", "only src/engine/ may link DuckDB"),
     ("http/request.c", '#include "engine/engine.h"', "http may not depend on engine"),
+    ("engine/sqlparse.cpp", '#include "kube/kube_http.h"', "engine may not depend on kube"),
+    ("gateway/gw_route.c", '#include "duckdb/parser/parser.hpp"', "only src/engine/ may link DuckDB"),
 ])
 def test_a_planted_forbidden_include_fails(tmp_path, where, line, says):
     src = tmp_path / "src"
@@ -49,3 +51,28 @@ def test_an_unknown_folder_is_refused(tmp_path):
     (src / "misc" / "x.c").write_text('#include "base/buf.h"\n')
     p = run(src)
     assert p.returncode == 1 and "misc/x.c" in p.stdout and "not a known layer" in p.stdout, p.stdout
+
+
+CHECK_ALLOC = os.path.join(ROOT, "scripts", "check-alloc.sh")
+
+
+def test_the_tree_follows_the_allocation_policy():
+    p = subprocess.run(["bash", CHECK_ALLOC, os.path.join(ROOT, "src")], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+@pytest.mark.parametrize("line,says", [
+    ("static void *f(void) { return malloc(4); }", "bare malloc"),
+    ("static char *f(const char *s) { return strdup(s); }", "bare strdup"),
+    ("static void *f(void *p) { return realloc(p, 8); }", "bare realloc"),
+    ("static void f(char **o) { (void)!asprintf(o, \"%d\", 1); }", "bare asprintf"),
+])
+def test_a_planted_bare_allocation_fails(tmp_path, line, says):
+    src = tmp_path / "src"
+    shutil.copytree(os.path.join(ROOT, "src"), src)
+    with open(src / "base" / "cron.c", "a") as f:
+        f.write("\n/* malloc( in a comment and \"strdup(\" in a string are not calls */\n" + line + "\n")
+    p = subprocess.run(["bash", CHECK_ALLOC, str(src)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 1, p.stdout
+    lines = [l for l in p.stdout.splitlines() if l.startswith("check-alloc: base/cron.c:")]
+    assert len(lines) == 1 and says in lines[0], p.stdout

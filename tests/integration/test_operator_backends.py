@@ -1,4 +1,4 @@
-"""The operator with every metadata backend and the seed's own example, the catalog write lock,
+"""The operator with every metadata backend and the sample catalog (config/samples), the catalog write lock,
 Job hygiene as the API server stores it, and what only the operator can refuse (a type the CRD
 pattern lets through but the type grammar does not)."""
 import os
@@ -51,8 +51,8 @@ def test_the_seed_catalog_example_with_minio(operator, kube_cluster, minio, ns):
     assert parts == [("day",)]
     con.execute("INSERT INTO lk.users VALUES (1, 'Ada', 'GB', '2024-01-05 09:00:00'), (2, 'Bo', 'NL', now())")
     con.close()
-    # the data went to MinIO, under the catalog's prefix (inlining is off in this test? the seed
-    # keeps DuckLake's default of inlining small inserts: so flush before looking)
+    # the data went to MinIO, under the catalog's prefix (the sample keeps DuckLake's
+    # default of inlining small inserts: so flush before looking)
     con = lake_duckdb(kube_cluster, ns, "example", minio, bucket, prefix="", read_only=False)
     con.execute("CALL ducklake_flush_inlined_data('lk')")
     con.close()

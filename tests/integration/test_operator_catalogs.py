@@ -1,4 +1,4 @@
-"""The operator makes catalogs and tables real (issue 5), on the real test cluster: Jobs run
+"""The operator makes catalogs and tables real on the real test cluster: Jobs run
 `featherman worker job`, data goes to MinIO, and DuckDB's own Python package attaches the lake
 the operator created to check it independently."""
 import io
@@ -184,3 +184,28 @@ def test_deletion_retain_keeps_the_volume_and_delete_removes_data(operator, kube
     operator.delete(ns, "DuckLakeCatalog", "gone")
     operator.wait_gone(ns, "DuckLakeCatalog", "gone", timeout=240)
     assert [k for k in minio.list(bucket, "gone/") if k.endswith(".parquet")] == []
+
+
+def test_paused_objects_can_still_be_deleted_and_their_cleanup_runs(operator, kube_cluster, minio, ns):
+    """Deletion comes before the pause check: a paused table's DROP runs and its finalizer goes,
+    a paused catalog releases its volume and goes."""
+    bucket = f"op-{uuid.uuid4().hex[:8]}"
+    minio.make_bucket(bucket)
+    operator.create(ns, catalog("paused", minio, bucket, prefix="paused"))
+    operator.create(ns, table("p", "paused", [{"name": "x", "type": "INT"}], deletionPolicy="delete"))
+    operator.wait_condition(ns, "DuckLakeTable", "p", "Ready", timeout=180)
+    for kind, name in (("DuckLakeTable", "p"), ("DuckLakeCatalog", "paused")):
+        operator.patch(ns, kind, name, {"metadata": {"annotations": {"featherman.dev/reconcile": "paused"}}})
+        operator.wait_condition(ns, kind, name, "ReconciliationPaused")
+    operator.delete(ns, "DuckLakeTable", "p")
+    operator.wait_gone(ns, "DuckLakeTable", "p", timeout=180)
+    assert any(e.startswith("Dropped") for e in operator.events(ns, "p")), operator.events(ns, "p")
+    con = lake_duckdb(kube_cluster, ns, "paused", minio, bucket, prefix="paused")
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = 'lk' AND table_name = 'p'"
+                       ).fetchone() == (0,)
+    con.close()
+    operator.delete(ns, "DuckLakeCatalog", "paused")
+    operator.wait_gone(ns, "DuckLakeCatalog", "paused")
+    assert any(e.startswith("Retained") for e in operator.events(ns, "paused")), operator.events(ns, "paused")
+    pvc = kube_cluster.core.read_namespaced_persistent_volume_claim("paused-metadata", ns)
+    assert not pvc.metadata.owner_references

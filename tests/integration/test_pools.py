@@ -1,4 +1,4 @@
-"""DuckLakePool on the real test cluster (issue 6): the operator (a host process, admin
+"""DuckLakePool on the real test cluster: the operator (a host process, admin
 kubeconfig) keeps warm `worker serve` pods for a catalog, scales them on what the pods report
 through GET /status (and the gateway's queue length), drains before deleting, recycles worn-out
 pods and replaces crashed ones; the gateway (a host process) routes queries to them.

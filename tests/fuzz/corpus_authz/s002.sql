@@ -1,0 +1,1 @@
+SELECT x, y FROM t WHERE x > 1 ORDER BY x LIMIT 3

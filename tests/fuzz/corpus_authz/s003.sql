@@ -1,0 +1,1 @@
+SELECT count(*), sum(x) FROM lake.main.t GROUP BY ALL HAVING count(*) > 0

@@ -1,0 +1,1 @@
+WITH c AS (SELECT x FROM t) SELECT * FROM c JOIN s.u ON c.x = s.u.a

@@ -1,0 +1,1 @@
+SELECT x, row_number() OVER (PARTITION BY y ORDER BY x) FROM t QUALIFY x > 0

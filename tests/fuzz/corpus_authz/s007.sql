@@ -1,0 +1,1 @@
+SELECT * FROM range(10) r, generate_series(1, 3) g, unnest([1, 2]) u

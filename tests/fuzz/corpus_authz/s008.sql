@@ -1,0 +1,1 @@
+SELECT list_transform([1, 2, 3], v -> v * 2), {'a': 1}, [1, 2][1], 'a' || 'b'

@@ -1,0 +1,1 @@
+SELECT CASE WHEN x > 1 THEN upper(y) ELSE lower(y) END FROM t

@@ -1,0 +1,1 @@
+PIVOT t ON y IN ('a', 'b') USING sum(x)

@@ -1,0 +1,1 @@
+INSERT INTO t SELECT range, 'x' FROM range(3) RETURNING *

@@ -1,0 +1,1 @@
+UPDATE t SET y = upper(y) WHERE x = 1

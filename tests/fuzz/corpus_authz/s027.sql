@@ -1,0 +1,1 @@
+UPDATE t SET x = u.a FROM s.u WHERE t.x = u.a

@@ -1,0 +1,1 @@
+DELETE FROM t WHERE x > 5

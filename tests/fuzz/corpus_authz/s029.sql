@@ -1,0 +1,1 @@
+DELETE FROM t USING s.u WHERE t.x = u.a

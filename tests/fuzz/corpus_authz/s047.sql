@@ -1,0 +1,1 @@
+COPY (SELECT 'x') TO '/state/lake/metadata.sqlite' (FORMAT csv, USE_TMP_FILE false)

@@ -1,0 +1,1 @@
+COPY (SELECT 1 AS a) TO '/d' (FORMAT parquet, PARTITION_BY (a), OVERWRITE)

@@ -1,0 +1,1 @@
+ATTACH 'sqlite:/tmp/o.sqlite' AS o

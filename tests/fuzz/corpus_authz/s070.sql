@@ -1,0 +1,1 @@
+CALL ducklake_cleanup_old_files('lake', cleanup_all => true)

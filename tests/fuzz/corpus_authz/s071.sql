@@ -1,0 +1,1 @@
+CALL ducklake_snapshots('lake')

@@ -1,0 +1,1 @@
+DROP SECRET s

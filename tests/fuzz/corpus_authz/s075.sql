@@ -1,0 +1,1 @@
+CREATE TEMP MACRO upper(a) AS 'p'

@@ -1,0 +1,1 @@
+/* a /* b */ c */ SELECT * FROM "SQLITE_SCAN"('/x', 'y')

@@ -1,0 +1,1 @@
+SELECT * FROM __ducklake_metadata_lake.ducklake_table

@@ -1,0 +1,1 @@
+UPDATE __ducklake_metadata_lake.ducklake_snapshot SET schema_version = 1

@@ -1,0 +1,1 @@
+EXPLAIN ANALYZE SET threads = 1

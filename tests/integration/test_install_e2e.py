@@ -346,7 +346,7 @@ def test_catalog_tables_pool_and_queries_through_the_gateway_service(installed, 
     figure("query through the Service to a warm pool Pod (median of 20)", f"{sorted(times)[10] * 1000:.0f} ms")
     assert query("SELECT 1", token="wrong").status_code == 401
 
-    # materialization of the table, as the seed's example does it
+    # materialization of the table, as config/samples/ducklaketable.yaml does it
     mat = {"enabled": True, "sql": "SELECT country, COUNT(*) AS cnt FROM users GROUP BY country ORDER BY country",
            "destination": {"bucket": bucket, "prefix": "top_users/"}, "format": {"type": "parquet", "compression": "ZSTD"}}
     kc.custom.patch_namespaced_custom_object(GROUP, CRD_VERSION, ns, "ducklaketables", "users",

@@ -21,6 +21,11 @@ APT_TEST="postgresql openssl clang libclang-rt-dev" # clang + libFuzzer: make fu
 # The image (scripts/image.sh, tests/integration/test_image.py): podman builds the Dockerfile and
 # runs the image with runc; mmdebstrap makes the base image from Debian's packages.
 APT_TEST="$APT_TEST podman runc mmdebstrap"
+# The kubelet test cluster (tests/cluster/up --kubelet): containerd as the kubelet's container
+# runtime (its CRI plugin runs containers with runc), the CNI bridge/host-local/loopback plugins
+# for pod networking, iptables for the bridge plugin's masquerade rules and conntrack for the
+# kubelet's and the plugins' connection cleanup.
+APT_TEST="$APT_TEST containerd containernetworking-plugins iptables conntrack"
 need=()
 pkgs=$APT_BUILD
 [ $WANT_TEST = 1 ] && pkgs="$pkgs $APT_TEST"

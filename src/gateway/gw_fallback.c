@@ -42,12 +42,15 @@ json_t *fm_once_job_manifest(const fm_once_params *p) {
     int postgres = !strcmp(c->metadata_type, "postgres");
     json_t *mounts = json_pack("[{s:s, s:s}]", "name", "tmp", "mountPath", "/tmp");
     json_t *volumes = json_pack("[{s:s, s:{s:s}}]", "name", "tmp", "emptyDir", "sizeLimit", "10Gi");
+    /* FEATHERMAN_STATE must be writable under the read-only root: the claim, else an emptyDir */
+    json_array_append_new(mounts, json_pack("{s:s, s:s}", "name", "catalog", "mountPath", FM_JOB_STATE_DIR));
     if (!postgres) {
         char claim[300];
         snprintf(claim, sizeof claim, "%s%s", c->name, FM_CATALOG_PVC_SUFFIX);
-        json_array_append_new(mounts, json_pack("{s:s, s:s}", "name", "catalog", "mountPath", FM_JOB_STATE_DIR));
         json_array_append_new(volumes,
                               json_pack("{s:s, s:{s:s}}", "name", "catalog", "persistentVolumeClaim", "claimName", claim));
+    } else {
+        json_array_append_new(volumes, json_pack("{s:s, s:{}}", "name", "catalog", "emptyDir"));
     }
     json_t *container = json_pack(
         "{s:s, s:s, s:s, s:[s, s, s, s, s], s:o, s:[{s:s, s:i, s:s}], s:{s:{s:s, s:i}, s:i, s:i, s:i}, s:o, "

@@ -10,7 +10,7 @@
  * token; the catalog CR in FEATHERMAN_CATALOG_SPEC, S3 / Postgres credentials and the internal
  * token (FEATHERMAN_TOKEN) only by secretKeyRef; POD_IP / POD_NAME from the downward API; port
  * FM_WORKER_PORT named "query", readiness GET /readyz; a file-backed catalog's claim
- * (<catalog>FM_CATALOG_PVC_SUFFIX) mounted at FM_JOB_STATE_DIR. */
+ * (<catalog>FM_CATALOG_PVC_SUFFIX) mounted at FM_JOB_STATE_DIR, a Postgres catalog's emptyDir there. */
 #ifndef FM_GW_FALLBACK_H
 #define FM_GW_FALLBACK_H
 #include <jansson.h>

@@ -95,11 +95,13 @@ json_t *fm_job_manifest(const fm_job_params *p) {
 
     json_t *mounts = json_pack("[{s:s, s:s}]", "name", "tmp", "mountPath", "/tmp");
     json_t *volumes = json_pack("[{s:s, s:{s:s}}]", "name", "tmp", "emptyDir", "sizeLimit", "10Gi");
-    if (p->pvc) {
-        json_array_append_new(mounts, json_pack("{s:s, s:s}", "name", "catalog", "mountPath", FM_JOB_STATE_DIR));
+    /* FEATHERMAN_STATE must be writable under the read-only root: the claim, else an emptyDir */
+    json_array_append_new(mounts, json_pack("{s:s, s:s}", "name", "catalog", "mountPath", FM_JOB_STATE_DIR));
+    if (p->pvc)
         json_array_append_new(volumes,
                               json_pack("{s:s, s:{s:s}}", "name", "catalog", "persistentVolumeClaim", "claimName", p->pvc));
-    }
+    else
+        json_array_append_new(volumes, json_pack("{s:s, s:{}}", "name", "catalog", "emptyDir"));
     json_t *container = json_pack(
         "{s:s, s:s, s:s, s:[s, s, s], s:o, s:o, s:{s:{s:s, s:s}, s:{s:s}}, s:s, s:{s:b, s:b, s:b, s:{s:[s]}}}", "name",
         "featherman", "image", p->image, "imagePullPolicy", "IfNotPresent", "args", "worker", "job", p->op, "env", env,

@@ -8,7 +8,8 @@
  * service-account token (a Job never talks to the API server).
  * Credentials only as secretKeyRef env (never literals); the CR is passed as JSON in
  * FEATHERMAN_CATALOG_SPEC / FEATHERMAN_TABLE_SPEC, reduced to apiVersion, kind, metadata
- * {name, namespace} and spec. File-backed catalogs mount their PVC at FM_JOB_STATE_DIR. */
+ * {name, namespace} and spec. File-backed catalogs mount their PVC at FM_JOB_STATE_DIR, Postgres ones an emptyDir (the root
+ * filesystem is read-only). */
 #ifndef FM_K8S_JOBS_H
 #define FM_K8S_JOBS_H
 #include <jansson.h>

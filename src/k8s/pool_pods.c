@@ -74,6 +74,9 @@ static json_t *pool_labels(const char *pool, const char *catalog) {
 static json_t *pod_env(const fm_pool_pod_params *p) {
     const fm_catalog_spec *c = p->catalog;
     json_t *env = json_array();
+    /* the address `--listen $(POD_IP):port` names: a kubelet sets no POD_IP of its own */
+    json_array_append_new(env, json_pack("{s:s, s:{s:{s:s}}}", "name", "POD_IP", "valueFrom", "fieldRef", "fieldPath",
+                                         "status.podIP"));
     fm_k8s_catalog_env(env, p->catalog_cr);
     json_array_append_new(env, fm_k8s_secret_env("FEATHERMAN_TOKEN", FM_INTERNAL_TOKEN_SECRET, "token"));
     const fm_secret_ref *s = &c->store.credentials;
@@ -95,9 +98,12 @@ json_t *fm_pool_pod_manifest(const fm_pool_pod_params *p) {
     json_t *tmpl = ps->template_;
     json_t *resources = json_object_get(tmpl, "resources");
 
-    char slots[16];
+    char slots[16], listen[32];
     snprintf(slots, sizeof slots, "%d", p->slots > 0 ? p->slots : 1);
-    json_t *args = json_pack("[s, s, s, s]", "worker", "serve", "--slots", slots);
+    /* the Pod's own address, where the kubelet's probe, the gateway and the operator connect;
+     * the default (127.0.0.1 without POD_IP) is reachable from inside the Pod only */
+    snprintf(listen, sizeof listen, "$(POD_IP):%d", FM_WORKER_PORT);
+    json_t *args = json_pack("[s, s, s, s, s, s]", "worker", "serve", "--slots", slots, "--listen", listen);
     if (ps->read_only) json_array_append_new(args, json_string("--read-only"));
     char mem[32];
     if (fm_pool_memory_limit(resources, mem, sizeof mem) == 0) {

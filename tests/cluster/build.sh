@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the test cluster's binaries from the Go module proxy, once per version:
 #   $FEATHERMAN_CACHE/k8s-<ver>/bin/{kube-apiserver,kube-controller-manager,kubectl}
+#   $FEATHERMAN_CACHE/k8s-<ver>/bin/{kubelet,kube-proxy,kube-scheduler}   (the kubelet cluster's node)
 #   $FEATHERMAN_CACHE/etcd-<ver>/bin/etcd
 # The versions are the ones the wrapper modules under tests/cluster/build/{k8s,etcd} require
 # (their go.sum pins every module by hash). Idempotent: a version whose binaries exist is skipped.
@@ -56,11 +57,8 @@ ETCD_DIR="$CACHE/etcd-$ETCD_VER"
 
 export GOTOOLCHAIN=${GOTOOLCHAIN:-local} GOFLAGS="${GOFLAGS:-} -mod=readonly -buildvcs=false"
 
-build_k8s() {
-    local bins="kube-apiserver kube-controller-manager kubectl" b missing=0
-    for b in $bins; do [ -x "$K8S_DIR/bin/$b" ] || missing=1; done
-    [ $missing = 1 ] || { log "Kubernetes $K8S_VER: cached in $K8S_DIR"; return 0; }
-    local major minor date ld p start
+k8s_ldflags() {
+    local major minor date ld p
     major=${K8S_VER#v}; major=${major%%.*}
     minor=${K8S_VER#v*.}; minor=${minor%%.*}
     date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -69,13 +67,43 @@ build_k8s() {
         ld="$ld -X $p.gitVersion=$K8S_VER -X $p.gitMajor=$major -X $p.gitMinor=$minor"
         ld="$ld -X $p.gitTreeState=clean -X $p.buildDate=$date"
     done
+    echo "$ld"
+}
+
+build_k8s() {
+    local bins="kube-apiserver kube-controller-manager kubectl" b missing=0
+    for b in $bins; do [ -x "$K8S_DIR/bin/$b" ] || missing=1; done
+    [ $missing = 1 ] || { log "Kubernetes $K8S_VER: cached in $K8S_DIR"; return 0; }
+    local start
     log "building Kubernetes $K8S_VER (kube-apiserver, kube-controller-manager, kubectl) with -p $JOBS; this takes a while, once"
     start=$(date +%s)
     rm -rf "$K8S_DIR.tmp"; mkdir -p "$K8S_DIR.tmp/bin"
-    (cd "$HERE/build/k8s" && CGO_ENABLED=0 go build -p "$JOBS" -trimpath -ldflags "$ld" -o "$K8S_DIR.tmp/bin/" \
+    (cd "$HERE/build/k8s" && CGO_ENABLED=0 go build -p "$JOBS" -trimpath -ldflags "$(k8s_ldflags)" -o "$K8S_DIR.tmp/bin/" \
         k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl)
+    # keep the node binaries of an earlier build (they are built separately, below)
+    for b in kubelet kube-proxy kube-scheduler; do
+        [ -x "$K8S_DIR/bin/$b" ] && mv "$K8S_DIR/bin/$b" "$K8S_DIR.tmp/bin/"
+    done
     rm -rf "$K8S_DIR"; mv "$K8S_DIR.tmp" "$K8S_DIR"
     log "Kubernetes $K8S_VER built in $(( $(date +%s) - start ))s -> $K8S_DIR/bin"
+}
+
+# The kubelet cluster's node (tests/cluster/up --kubelet): the kubelet, kube-scheduler (no pod
+# runner binds Pods there) and kube-proxy (Services, and the `kubernetes` Service Pods reach the
+# API server through). After build_k8s most packages come from the Go build cache.
+build_k8s_node() {
+    local bins="kubelet kube-proxy kube-scheduler" b missing=0
+    for b in $bins; do [ -x "$K8S_DIR/bin/$b" ] || missing=1; done
+    [ $missing = 1 ] || { log "Kubernetes $K8S_VER node binaries: cached in $K8S_DIR"; return 0; }
+    local start
+    log "building Kubernetes $K8S_VER node binaries (kubelet, kube-proxy, kube-scheduler) with -p $JOBS"
+    start=$(date +%s)
+    rm -rf "$K8S_DIR/node.tmp"; mkdir -p "$K8S_DIR/node.tmp"
+    (cd "$HERE/build/k8s" && CGO_ENABLED=0 go build -p "$JOBS" -trimpath -ldflags "$(k8s_ldflags)" -o "$K8S_DIR/node.tmp/" \
+        k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy k8s.io/kubernetes/cmd/kube-scheduler)
+    for b in $bins; do mv "$K8S_DIR/node.tmp/$b" "$K8S_DIR/bin/$b"; done
+    rmdir "$K8S_DIR/node.tmp"
+    log "Kubernetes $K8S_VER node binaries built in $(( $(date +%s) - start ))s -> $K8S_DIR/bin"
 }
 
 build_etcd() {
@@ -92,6 +120,7 @@ build_etcd() {
 
 build_etcd
 build_k8s
+build_k8s_node
 
 if [ $PRINT_CONFIG = 1 ]; then
     echo "K8S_BIN_DIR := $K8S_DIR/bin"

@@ -4,11 +4,15 @@ plus the test-only pod runner (podrunner.py). Standard library only (certificate
 openssl CLI), so `tests/cluster/up` works with any python3; the pod runner needs the test venv.
 
     cluster.py up [--no-runner]   start (or reuse) the cluster; prints the env file's path
-    cluster.py down               stop every process this cluster started and remove its state
+    cluster.py up --kubelet       the same with a real node instead of the pod runner: kubelet,
+                                  containerd, runc, CNI bridge, kube-scheduler, kube-proxy (node.py)
+    cluster.py down [--kubelet]   stop every process this cluster started and remove its state
+    cluster.py import-image TAR   load an image tarball into the kubelet cluster's containerd
     cluster.py status             print whether it runs
     cluster.py restart-runner     (re)start only the pod runner (FEATHERMAN_BIN from the env)
 
-State lives in $FEATHERMAN_CLUSTER_DIR (default /tmp/featherman-cluster): pki/, etcd/, logs/,
+State lives in $FEATHERMAN_CLUSTER_DIR (default /tmp/featherman-cluster, with --kubelet
+/tmp/featherman-kubelet-cluster): pki/, etcd/, logs/,
 pids/, pods/, pv/, kubeconfig, cluster.json and env (shell `export` lines). Binaries come from
 $FEATHERMAN_K8S_BIN_DIR / $FEATHERMAN_ETCD_BIN, else from build/config.mk (K8S_BIN_DIR, ETCD_BIN),
 which scripts/bootstrap.sh --test writes after tests/cluster/build.sh."""
@@ -24,13 +28,17 @@ import sys
 import time
 import urllib.request
 
+import node
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 STATE = os.path.abspath(os.environ.get("FEATHERMAN_CLUSTER_DIR", "/tmp/featherman-cluster"))
+KUBELET_STATE = "/tmp/featherman-kubelet-cluster"
 NODE_NAME = os.environ.get("FEATHERMAN_NODE_NAME", "featherman-node")
 SERVICE_CIDR = "10.96.0.0/24"
 PV_COUNT = int(os.environ.get("FEATHERMAN_CLUSTER_PVS", "8"))
 COMPONENTS = ["etcd", "kube-apiserver", "kube-controller-manager"]
+NODE_COMPONENTS = ["containerd", "kube-scheduler", "kubelet", "kube-proxy"]
 
 
 class ClusterError(RuntimeError):
@@ -67,8 +75,11 @@ def binaries():
         raise ClusterError(f"build/config.mk has no K8S_BIN_DIR/ETCD_BIN: {hint}")
     bins = {"etcd": etcd, "kube-apiserver": os.path.join(k8s, "kube-apiserver"),
             "kube-controller-manager": os.path.join(k8s, "kube-controller-manager"),
-            "kubectl": os.path.join(k8s, "kubectl")}
+            "kubectl": os.path.join(k8s, "kubectl"), "kubelet": os.path.join(k8s, "kubelet"),
+            "kube-proxy": os.path.join(k8s, "kube-proxy"), "kube-scheduler": os.path.join(k8s, "kube-scheduler")}
     for name, b in bins.items():
+        if name in ("kubelet", "kube-proxy", "kube-scheduler"):
+            continue  # the kubelet cluster's own; node.check_host checks them
         if not os.access(b, os.X_OK):
             raise ClusterError(f"{name} binary missing at {b}: {hint}")
     return bins
@@ -116,16 +127,22 @@ def make_cert(name, cn, org=None, sans=None, server=False, client=False, ca="ca"
     return crt, key
 
 
-def make_pki():
+def make_pki(kubelet=False):
     os.makedirs(path("pki"), exist_ok=True)
+    node_ip = [f"IP:{node.NODE_IP}"] if kubelet else []
     make_ca("ca", "featherman-test-ca")
     make_ca("front-proxy-ca", "featherman-test-front-proxy-ca")  # the aggregation layer's request-header CA
     make_cert("front-proxy-client", "front-proxy-client", client=True, ca="front-proxy-ca")
     make_cert("apiserver", "kube-apiserver", server=True,
               sans=["IP:127.0.0.1", "IP:10.96.0.1", "DNS:localhost", "DNS:kubernetes", "DNS:kubernetes.default",
-                    "DNS:kubernetes.default.svc", "DNS:kubernetes.default.svc.cluster.local"])
+                    "DNS:kubernetes.default.svc", "DNS:kubernetes.default.svc.cluster.local"] + node_ip)
     make_cert("admin", "featherman-admin", org="system:masters", client=True)
-    make_cert("kubelet", "featherman-node", server=True, sans=["IP:127.0.0.1", "DNS:localhost", f"DNS:{NODE_NAME}"])
+    make_cert("kubelet", "featherman-node", server=True,
+              sans=["IP:127.0.0.1", "DNS:localhost", f"DNS:{NODE_NAME}"] + node_ip)
+    if kubelet:  # the node's components, each with the identity its default RBAC binding names
+        make_cert("kubelet-client", f"system:node:{NODE_NAME}", org="system:nodes", client=True)
+        make_cert("kube-proxy", "system:kube-proxy", client=True)
+        make_cert("kube-scheduler", "system:kube-scheduler", client=True)
     make_cert("apiserver-kubelet-client", "kube-apiserver-kubelet-client", client=True)
     make_cert("controller-manager", "system:kube-controller-manager", client=True)
     # the service-account token signing key pair
@@ -287,7 +304,8 @@ def running(info=None):
     info = info or load_info()
     if not info:
         return False
-    if not all((read_pid(c) and pid_alive(read_pid(c))) for c in COMPONENTS):
+    comps = COMPONENTS + (NODE_COMPONENTS if info.get("mode") == "kubelet" else [])
+    if not all((read_pid(c) and pid_alive(read_pid(c))) for c in comps):
         return False
     try:
         return api_ok(info["server"])
@@ -303,7 +321,7 @@ def kubectl(bins, *args, stdin=None, check=True):
     return p.stdout
 
 
-def bootstrap_objects(bins):
+def bootstrap_objects(bins, kubelet=False):
     docs = ["""apiVersion: storage.k8s.io/v1
 kind: StorageClass
 metadata:
@@ -316,6 +334,27 @@ reclaimPolicy: Retain
     for i in range(PV_COUNT):
         d = path("pv", f"pv-{i:02d}")
         os.makedirs(d, exist_ok=True)
+        if kubelet:
+            # `local` volumes, as a provisioner of node disks makes them: the kubelet applies the
+            # Pod's fsGroup to them (it does not to hostPath), so a non-root Pod can write
+            docs.append(f"""apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: featherman-pv-{i:02d}
+  labels: {{featherman.dev/test-pv: "true"}}
+spec:
+  capacity: {{storage: 10Gi}}
+  accessModes: [ReadWriteOnce, ReadWriteMany, ReadOnlyMany]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: standard
+  volumeMode: Filesystem
+  local: {{path: {d}}}
+  nodeAffinity:
+    required:
+      nodeSelectorTerms:
+        - matchExpressions: [{{key: kubernetes.io/hostname, operator: In, values: [{NODE_NAME}]}}]
+""")
+            continue
         docs.append(f"""apiVersion: v1
 kind: PersistentVolume
 metadata:
@@ -332,14 +371,19 @@ spec:
     kubectl(bins, "apply", "-f", "-", stdin="---\n".join(docs))
 
 
-def up(with_runner=True):
+def up(with_runner=True, kubelet=False):
     with locked():
+        info = load_info()
+        if info and (info.get("mode") == "kubelet") != kubelet:  # refused before anything is stopped
+            have, want = ("pod runner", "kubelet") if kubelet else ("kubelet", "pod runner")
+            raise ClusterError(f"{STATE} holds a {have} cluster, not a {want} one: use another FEATHERMAN_CLUSTER_DIR "
+                               "or stop it first with tests/cluster/down")
         for attempt in (1, 2):
             try:
-                return _up(with_runner)
-            except ClusterError as e:
+                return _up(with_runner, kubelet)
+            except (ClusterError, node.NodeError) as e:
                 # keep the state dir (its logs say what went wrong), stop what was started
-                for name in ["podrunner", "kube-controller-manager", "kube-apiserver", "etcd"]:
+                for name in ["podrunner"] + NODE_COMPONENTS[::-1] + ["kube-controller-manager", "kube-apiserver", "etcd"]:
                     stop(name, grace=5)
                 if attempt == 1 and "address already in use" in str(e):
                     log("a port was taken between choosing and binding it; starting again")
@@ -347,24 +391,34 @@ def up(with_runner=True):
                 raise ClusterError(f"{e}\n(logs: {path('logs')})") from None
 
 
-def _up(with_runner):
+def _up(with_runner, kubelet=False):
     t0 = time.time()
     info = load_info()
     if running(info):
         log(f"reusing the cluster at {info['server']} (state {STATE})")
-        if with_runner and not runner_alive():
+        if with_runner and not kubelet and not runner_alive():
             start_runner(info)
         return info
     if os.path.exists(STATE):
         log(f"cleaning a stale cluster state in {STATE}")
         _down(quiet=True)
     bins = binaries()
+    host = "127.0.0.1"
+    if kubelet:
+        node.check_host(bins)
+        os.makedirs(STATE, exist_ok=True)
+        node.claim_machine(STATE)
+        # before anything changes the host: what down restores
+        with open(path("node.json"), "w") as f:
+            json.dump({"sysctls": node.read_sysctls()}, f)
+        node.setup_bridge()
+        host = node.NODE_IP
     os.makedirs(STATE, exist_ok=True)
     for d in ("logs", "pids", "pods", "pv", "etcd"):
         os.makedirs(path(d), exist_ok=True)
-    make_pki()
+    make_pki(kubelet)
     etcd_port, etcd_peer, api_port, kcm_port = free_port(), free_port(), free_port(), free_port()
-    server = f"https://127.0.0.1:{api_port}"
+    server = f"https://{host}:{api_port}"
     write_kubeconfig(path("kubeconfig"), server, "featherman-admin", path("pki", "admin.crt"), path("pki", "admin.key"))
     write_kubeconfig(path("controller-manager.kubeconfig"), server, "system:kube-controller-manager",
                      path("pki", "controller-manager.crt"), path("pki", "controller-manager.key"))
@@ -387,7 +441,7 @@ def _up(with_runner):
     apiserver = spawn("kube-apiserver", [
         bins["kube-apiserver"],
         f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-        "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={api_port}",
+        f"--bind-address={host}", f"--advertise-address={host}", f"--secure-port={api_port}",
         f"--cert-dir={pki}",
         f"--tls-cert-file={pki}/apiserver.crt", f"--tls-private-key-file={pki}/apiserver.key",
         f"--client-ca-file={pki}/ca.crt",
@@ -406,7 +460,9 @@ def _up(with_runner):
         f"--kubelet-client-key={pki}/apiserver-kubelet-client.key",
         "--kubelet-preferred-address-types=InternalIP,Hostname",
         "--allow-privileged=true",
-        "--endpoint-reconciler-type=none",  # 127.0.0.1 is not a valid Endpoints address
+        # 127.0.0.1 is not a valid Endpoints address; the node's bridge address is (kube-proxy
+        # then sends the `kubernetes` Service's cluster IP to the API server)
+        f"--endpoint-reconciler-type={'lease' if kubelet else 'none'}",
         "--profiling=false",
         "-v=1",
     ])
@@ -428,7 +484,11 @@ def _up(with_runner):
     ])
     info = {"server": server, "api_port": api_port, "etcd": f"http://127.0.0.1:{etcd_port}", "kcm_port": kcm_port,
             "kubeconfig": path("kubeconfig"), "state": STATE, "node": NODE_NAME, "bins": bins,
-            "ca": path("pki", "ca.crt"), "admin_cert": path("pki", "admin.crt"), "admin_key": path("pki", "admin.key")}
+            "ca": path("pki", "ca.crt"), "admin_cert": path("pki", "admin.crt"), "admin_key": path("pki", "admin.key"),
+            "mode": "kubelet" if kubelet else "podrunner"}
+    if kubelet:
+        info.update(node_ip=node.NODE_IP, pod_subnet=node.POD_SUBNET, service_cidr=SERVICE_CIDR,
+                    containerd_socket=node.containerd_socket(STATE))
     with open(path("cluster.json"), "w") as f:
         json.dump(info, f, indent=1)
     with open(path("env"), "w") as f:
@@ -445,8 +505,10 @@ export PATH={os.path.dirname(bins['kubectl'])}:$PATH
     def default_sa():
         return kubectl(bins, "get", "serviceaccount", "default", "-n", "default", "-o", "name", check=False).strip() != ""
     wait_until("the default service account (controller manager)", default_sa, 60, [("kube-controller-manager", kcm)])
-    bootstrap_objects(bins)
-    if with_runner:
+    bootstrap_objects(bins, kubelet)
+    if kubelet:
+        start_node(bins, info)
+    elif with_runner:
         start_runner(info)
     log(f"up in {time.time() - t0:.1f}s: {server}; source {path('env')}")
     return info
@@ -465,6 +527,76 @@ def restart_apiserver(down_s=3.0):
     time.sleep(down_s)
     p = spawn("kube-apiserver", argv)
     wait_until("kube-apiserver /readyz after a restart", lambda: api_ok(info["server"]), 120, [("kube-apiserver", p)])
+
+
+# --- the kubelet cluster's node ----------------------------------------------------------------
+
+def start_node(bins, info):
+    """kube-scheduler, containerd (with the pause image), the kubelet and kube-proxy; returns when
+    the Node is Ready."""
+    import images
+    pki, server = path("pki"), info["server"]
+    for name, user in (("kube-scheduler", "system:kube-scheduler"), ("kubelet", f"system:node:{NODE_NAME}"),
+                       ("kube-proxy", "system:kube-proxy")):
+        crt = "kubelet-client" if name == "kubelet" else name
+        write_kubeconfig(path(f"{name}.kubeconfig"), server, user, f"{pki}/{crt}.crt", f"{pki}/{crt}.key")
+    sched_kc = path("kube-scheduler.kubeconfig")
+    sched = spawn("kube-scheduler", [
+        bins["kube-scheduler"], f"--kubeconfig={sched_kc}", f"--authentication-kubeconfig={sched_kc}",
+        f"--authorization-kubeconfig={sched_kc}", "--bind-address=127.0.0.1", f"--secure-port={free_port()}",
+        f"--cert-dir={pki}/kube-scheduler", "--leader-elect=false", "-v=1"])
+
+    node.write_cni_config(STATE)
+    cfg = node.write_containerd_config(STATE)
+    ctrd = spawn("containerd", [shutil.which("containerd"), "--config", cfg, "--log-level", "info"])
+    wait_until("containerd", lambda: node.ctr(STATE, "version").returncode == 0, 60, [("containerd", ctrd)])
+    t = time.time()
+    node.import_image(STATE, images.pause_tarball())
+    log(f"pause image imported in {time.time() - t:.1f}s")
+
+    kubelet_port, kubelet_healthz = free_port(), free_port()
+    kcfg = node.write_kubelet_config(STATE, kubelet_port, kubelet_healthz)
+    kubelet = spawn("kubelet", [
+        bins["kubelet"], f"--config={kcfg}", f"--kubeconfig={path('kubelet.kubeconfig')}",
+        f"--root-dir={path('kubelet')}", f"--hostname-override={NODE_NAME}", f"--node-ip={node.NODE_IP}", "-v=1"])
+    pcfg = node.write_kube_proxy_config(STATE, path("kube-proxy.kubeconfig"), NODE_NAME, free_port(), free_port())
+    proxy = spawn("kube-proxy", [bins["kube-proxy"], f"--config={pcfg}", "-v=1"])
+
+    def node_ready():
+        out = kubectl(bins, "get", "node", NODE_NAME, "-o", "json", check=False)
+        conds = json.loads(out).get("status", {}).get("conditions", []) if out.strip() else []
+        return any(c["type"] == "Ready" and c["status"] == "True" for c in conds)
+    wait_until("the kubelet's Node to be Ready", node_ready, 120,
+               [("kubelet", kubelet), ("containerd", ctrd), ("kube-proxy", proxy), ("kube-scheduler", sched)])
+
+
+def import_image(tarball):
+    """Loads an image tarball into the kubelet cluster's containerd."""
+    info = load_info()
+    if not info or info.get("mode") != "kubelet":
+        raise ClusterError(f"no kubelet cluster at {STATE} (tests/cluster/up --kubelet starts one)")
+    t = time.time()
+    out = node.import_image(STATE, tarball)
+    log(f"imported {tarball} in {time.time() - t:.1f}s")
+    return out
+
+
+def stop_node():
+    """Undoes everything start_node and the kubelet did to this machine (see node.py)."""
+    for name in ("kube-proxy", "kubelet", "kube-scheduler"):
+        stop(name, grace=10)
+    node.kill_containers(STATE)
+    stop("containerd", grace=10)
+    node.kill_containers(STATE)
+    node.unmount_under(STATE)
+    node.remove_cgroups()
+    node.teardown_network()
+    try:
+        with open(path("node.json")) as f:
+            node.restore_sysctls(json.load(f).get("sysctls"))
+    except (OSError, ValueError):
+        pass
+    node.release_machine(STATE)
 
 
 # --- the pod runner ----------------------------------------------------------------------------
@@ -530,6 +662,8 @@ def down(quiet=False):
 
 
 def _down(quiet):
+    if os.path.exists(path("node.json")):  # a kubelet cluster (or what a failed start left of one)
+        stop_node()
     for name in ["podrunner", "kube-controller-manager", "kube-apiserver", "etcd"]:
         stop(name)
     kill_pod_processes()
@@ -557,13 +691,19 @@ class locked:
 
 
 def main(argv):
+    global STATE
     cmd = argv[1] if len(argv) > 1 else "up"
+    kubelet = "--kubelet" in argv
+    if (kubelet or cmd == "import-image") and "FEATHERMAN_CLUSTER_DIR" not in os.environ:
+        STATE = KUBELET_STATE
     try:
         if cmd == "up":
-            up(with_runner="--no-runner" not in argv)
+            up(with_runner="--no-runner" not in argv, kubelet=kubelet)
             print(path("env"))
         elif cmd == "down":
             down()
+        elif cmd == "import-image" and len(argv) > 2:
+            import_image(argv[2])
         elif cmd == "status":
             print("running" if running() else "stopped")
             return 0 if running() else 1
@@ -572,7 +712,7 @@ def main(argv):
         else:
             print(__doc__, file=sys.stderr)
             return 2
-    except ClusterError as e:
+    except (ClusterError, node.NodeError) as e:
         log(f"error: {e}")
         return 1
     return 0

@@ -1,11 +1,13 @@
-"""pytest fixture for the featherman test cluster (tests/cluster/README.md).
+"""pytest fixtures for the featherman test cluster (tests/cluster/README.md).
 
     sys.path.insert(0, <repo>/tests/cluster)
     from fixture import kube_cluster  # noqa: F401  (registers the session fixture)
 
 `kube_cluster` starts the cluster (or reuses a running one in $FEATHERMAN_CLUSTER_DIR), (re)starts
-the pod runner with this session's $FEATHERMAN_BIN, and yields a KubeCluster. At the end of the
-session the cluster goes down, unless FEATHERMAN_KEEP_CLUSTER=1."""
+the pod runner with this session's $FEATHERMAN_BIN, and yields a KubeCluster. `kubelet_cluster`
+starts (or reuses) the kubelet cluster (`up --kubelet`, state in $FEATHERMAN_KUBELET_CLUSTER_DIR,
+default /tmp/featherman-kubelet-cluster) and yields a KubeCluster with `import_image(tarball)`.
+At the end of the session each cluster goes down, unless FEATHERMAN_KEEP_CLUSTER=1."""
 import json
 import os
 import subprocess
@@ -62,8 +64,16 @@ class KubeCluster:
                 if e.status != 404:
                     raise
             time.sleep(interval)
+        node_log = "kubelet" if self.info.get("mode") == "kubelet" else "podrunner"
         raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (f" (last: {last_err})" if last_err else "")
-                             + "\n--- pod runner log (tail):\n" + cluster.log_tail("podrunner", 40))
+                             + f"\n--- {node_log} log (tail):\n" + self.log_tail(node_log, 40))
+
+    def log_tail(self, component, n=40):
+        try:
+            with open(os.path.join(self.state, "logs", f"{component}.log"), errors="replace") as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return "(no log)"
 
     def namespace(self, prefix="t"):
         """A fresh namespace whose default service account exists (Pods need it)."""
@@ -142,3 +152,38 @@ def kube_cluster():
 
 def dump(obj):
     return json.dumps(obj, indent=1, default=str)
+
+
+class KubeletCluster(KubeCluster):
+    """The kubelet cluster: real Pods of real images, addresses on the node's bridge."""
+
+    def __init__(self, info, env):
+        super().__init__(info)
+        self.env = env
+        self.node_ip = info["node_ip"]
+
+    def cluster_py(self, *args, timeout=600):
+        return subprocess.run([sys.executable, os.path.join(cluster.HERE, "cluster.py"), *args], env=self.env,
+                              capture_output=True, text=True, timeout=timeout)
+
+    def import_image(self, tarball):
+        p = self.cluster_py("import-image", tarball)
+        if p.returncode != 0:
+            raise AssertionError(f"importing {tarball} failed:\n{p.stderr}")
+
+
+@pytest.fixture(scope="session")
+def kubelet_cluster():
+    state = os.path.abspath(os.environ.get("FEATHERMAN_KUBELET_CLUSTER_DIR", cluster.KUBELET_STATE))
+    env = dict(os.environ, FEATHERMAN_CLUSTER_DIR=state)
+    p = subprocess.run([sys.executable, os.path.join(cluster.HERE, "cluster.py"), "up", "--kubelet"], env=env,
+                       capture_output=True, text=True, timeout=600)
+    if p.returncode != 0:
+        pytest.fail(f"the kubelet test cluster did not start:\n{p.stderr}", pytrace=False)
+    with open(os.path.join(state, "cluster.json")) as f:
+        kc = KubeletCluster(json.load(f), env)
+    yield kc
+    if os.environ.get("FEATHERMAN_KEEP_CLUSTER") == "1":
+        print(f"\nkeeping the kubelet test cluster: . {os.path.join(state, 'env')}", file=sys.stderr)
+        return
+    kc.cluster_py("down")

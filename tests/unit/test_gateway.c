@@ -283,6 +283,27 @@ FM_TEST(gw_fallback_job_manifest) {
     CHECK(strstr(s, "\"ttlSecondsAfterFinished\":60") && strstr(s, "\"activeDeadlineSeconds\":300"));
     CHECK(strstr(s, "\"backoffLimit\":0") && strstr(s, "\"automountServiceAccountToken\":false"));
     CHECK(strstr(s, "\"uid\":\"u-1\"") && strstr(s, "\"path\":\"/readyz\""));
+    CHECK(strstr(s, "{\"mountPath\":\"/var/lib/featherman\",\"name\":\"catalog\"}"));
+    free(s);
+    json_decref(job);
+    fm_catalog_spec_free(&cs);
+    json_decref(cr);
+    /* a Postgres catalog: no claim, an emptyDir where the worker keeps its state (read-only root) */
+    cr = json_loads("{\"apiVersion\":\"ducklake.featherman.dev/v1alpha1\",\"kind\":\"DuckLakeCatalog\","
+                    "\"metadata\":{\"name\":\"lake\",\"namespace\":\"ns\",\"uid\":\"u-1\"},"
+                    "\"spec\":{\"metadata\":{\"type\":\"postgres\",\"host\":\"pg\",\"database\":\"d\",\"user\":\"u\","
+                    "\"passwordSecret\":{\"name\":\"pgpw\"}},\"objectStore\":{\"bucket\":\"lake-bucket\","
+                    "\"credentialsSecret\":{\"name\":\"s3\"}}}}", 0, &je);
+    prc = fm_catalog_spec_parse(cr, &cs, &err);
+    if (prc) fprintf(stderr, "  %s\n", err.msg);
+    CHECK(prc == 0);
+    if (prc) return;
+    p.catalog_cr = cr;
+    job = fm_once_job_manifest(&p);
+    s = json_dumps(job, JSON_COMPACT | JSON_SORT_KEYS);
+    CHECK(!strstr(s, "claimName"));
+    CHECK(strstr(s, "{\"emptyDir\":{},\"name\":\"catalog\"}"));
+    CHECK(strstr(s, "{\"mountPath\":\"/var/lib/featherman\",\"name\":\"catalog\"}"));
     free(s);
     json_decref(job);
     fm_catalog_spec_free(&cs);

@@ -82,7 +82,14 @@ FM_TEST(job_manifest_postgres_has_password_ref_and_no_pvc) {
     fm_job_params p = {.op = "ddl", .name = "x", .namespace_ = "ns", .image = "featherman", .owner = tab,
                        .catalog_cr = cr, .table_cr = tab, .catalog = &cs, .backoff_limit = 0};
     json_t *job = fm_job_manifest(&p);
-    CHECK(json_array_size(path(job, "spec/template/spec/volumes")) == 1);
+    /* no claim, but a writable state directory under the read-only root: an emptyDir */
+    CHECK(json_array_size(path(job, "spec/template/spec/volumes")) == 2);
+    CHECK(json_is_object(path(job, "spec/template/spec/volumes/1/emptyDir")));
+    CHECK(!path(job, "spec/template/spec/volumes/1/persistentVolumeClaim"));
+    CHECK_STR(json_string_value(path(job, "spec/template/spec/volumes/1/name")), "catalog");
+    CHECK_STR(json_string_value(path(job, "spec/template/spec/containers/0/volumeMounts/1/mountPath")),
+              "/var/lib/featherman");
+    CHECK_STR(json_string_value(path(job, "spec/template/spec/containers/0/volumeMounts/1/name")), "catalog");
     CHECK_STR(json_string_value(json_object_get(path(job, "metadata/labels"), "featherman.dev/table")), "orders");
     CHECK(json_integer_value(path(job, "spec/backoffLimit")) == 0);
     char *s = json_dumps(job, 0);

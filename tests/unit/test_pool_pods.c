@@ -96,6 +96,9 @@ FM_TEST(pool_pod_manifest_conventions) {
     /* what the gateway reads: slots from args, port, readiness */
     CHECK(has_arg(pod, "serve", NULL) && has_arg(pod, "--slots", "1"));
     CHECK(!has_arg(pod, "--read-only", NULL));
+    /* listens on the Pod's address from the downward API, where probes and the gateway connect */
+    CHECK(has_arg(pod, "--listen", "$(POD_IP):8080"));
+    CHECK_STR(json_string_value(path(env_named(pod, "POD_IP"), "valueFrom/fieldRef/fieldPath")), "status.podIP");
     fm_pool_pod gp;
     CHECK(fm_pool_pod_parse(pod, &gp) == 0 && gp.slots == 1 && !strcmp(gp.pool, "sales-pool"));
     fm_pool_pod_free(&gp);

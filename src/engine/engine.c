@@ -7,12 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "base/buf.h"
 #include "base/fsutil.h"
 #include "base/log.h"
 #include "model/sqlquote.h"
 #include "base/xalloc.h"
+#include "engine/sandbox.h"
 
 struct fm_engine {
     duckdb_database db;
@@ -25,6 +27,8 @@ struct fm_engine {
     char *temp_dir;
     char *metadata_schema;
     bool read_only;
+    int net_ports[2];
+    size_t nnet_ports;
     fm_sqlguard *guard;
     fm_authz *authz;
 };
@@ -99,6 +103,31 @@ static int resolve_paths(fm_engine *e, const fm_engine_config *cfg, fm_err *err)
     }
     if (!c->has_object_store && fm_mkdirs(e->data_path, err)) return -1;
     return fm_mkdirs(e->temp_dir, err);
+}
+
+/* the ports the sandbox lets the engine connect to */
+static int resolve_ports(fm_engine *e, const fm_catalog_spec *c, fm_err *err) {
+    if (c->has_object_store) {
+        int p = fm_sandbox_endpoint_port(c->store.endpoint, c->store.use_ssl);
+        if (p < 0) return fm_fail(err, FM_E_INVALID, "catalog %s: object store endpoint \"%.200s\" has a bad port", c->name,
+                                  c->store.endpoint);
+        e->net_ports[e->nnet_ports++] = p;
+    }
+    if (!strcmp(c->metadata_type, "postgres")) e->net_ports[e->nnet_ports++] = c->pg.port ? c->pg.port : 5432;
+    return 0;
+}
+
+/* spill never takes the whole volume it shares with the metadata and the lake's local data */
+static void default_max_temp(const char *dir, char *out, size_t n) {
+    struct statvfs st;
+    unsigned long long half = 0, free80 = 0;
+    if (!statvfs(dir, &st)) {
+        half = (unsigned long long)st.f_blocks * st.f_frsize / 2;
+        free80 = (unsigned long long)st.f_bavail * st.f_frsize / 5 * 4;
+    }
+    unsigned long long v = half < free80 ? half : free80;
+    if (v < (16ULL << 20)) v = 16ULL << 20; /* a volume that small or that full: a token budget */
+    snprintf(out, n, "%lluB", v);
 }
 
 static int create_secrets(fm_engine *e, const fm_engine_config *cfg, fm_err *err) {
@@ -209,21 +238,30 @@ int fm_engine_open(fm_engine **out, const fm_engine_config *cfg, fm_err *err) {
     e->catalog = fm_xstrdup(cfg->catalog->name);
     e->read_only = cfg->read_only;
     e->guard = fm_sqlguard_new();
-    if (resolve_paths(e, cfg, err)) goto fail;
+    if (resolve_paths(e, cfg, err) || resolve_ports(e, cfg->catalog, err)) goto fail;
 
     duckdb_config dc;
     if (duckdb_create_config(&dc) == DuckDBError) {
         fm_fail(err, FM_E_INTERNAL, "duckdb_create_config failed");
         goto fail;
     }
-    char threads[16];
+    char threads[16], max_temp[32];
     snprintf(threads, sizeof threads, "%d", cfg->threads);
+    if (cfg->max_temp_size) snprintf(max_temp, sizeof max_temp, "%s", cfg->max_temp_size);
+    else default_max_temp(e->temp_dir, max_temp, sizeof max_temp);
     int rc = set_config(dc, "extension_directory", FEATHERMAN_EXTENSION_DIR, err) ||
              set_config(dc, "autoinstall_known_extensions", "false", err) ||
              set_config(dc, "autoload_known_extensions", "false", err) ||
              set_config(dc, "allow_community_extensions", "false", err) ||
              set_config(dc, "allow_unsigned_extensions", "false", err) ||
              set_config(dc, "temp_directory", e->temp_dir, err) ||
+             set_config(dc, "max_temp_directory_size", max_temp, err) ||
+             /* a DuckDB log would keep other clients' SQL and the object store's signed requests */
+             set_config(dc, "enable_logging", "false", err) ||
+             set_config(dc, "enable_http_logging", "false", err) ||
+             /* the credentials live in this process's memory only, never in a file */
+             set_config(dc, "allow_persistent_secrets", "false", err) ||
+             set_config(dc, "allow_unredacted_secrets", "false", err) ||
              (cfg->memory_limit && set_config(dc, "memory_limit", cfg->memory_limit, err)) ||
              (cfg->threads > 0 && set_config(dc, "threads", threads, err));
     if (rc) {
@@ -318,6 +356,11 @@ duckdb_connection fm_engine_slot(fm_engine *e, int i) { return e->slots[i]; }
 const fm_sqlguard *fm_engine_guard(const fm_engine *e) { return e->guard; }
 const char *fm_engine_metadata_schema(const fm_engine *e) { return e->metadata_schema; }
 bool fm_engine_read_only(const fm_engine *e) { return e->read_only; }
+const char *fm_engine_temp_dir(const fm_engine *e) { return e->temp_dir; }
+size_t fm_engine_net_ports(const fm_engine *e, const int **ports) {
+    *ports = e->net_ports;
+    return e->nnet_ports;
+}
 
 void fm_engine_close(fm_engine *e) {
     if (!e) return;

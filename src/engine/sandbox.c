@@ -288,7 +288,7 @@ int fm_sandbox_apply(const fm_sandbox_rules *rules, int *applied, int *abi, fm_e
     size_t rsize = sizeof ra.handled_access_fs;
     if (*abi >= 4) {
         rsize = offsetof(struct ll_ruleset_attr, scoped);
-        if (rules->nports > 0) ra.handled_access_net = LL_NET_CONNECT_TCP;
+        if (rules->nports > 0 || rules->restrict_net) ra.handled_access_net = LL_NET_CONNECT_TCP;
     }
     if (*abi >= 6) {
         rsize = sizeof ra;
@@ -329,4 +329,43 @@ int fm_sandbox_apply(const fm_sandbox_rules *rules, int *applied, int *abi, fm_e
     if (rc) return -1;
     *applied = 1;
     return 0;
+}
+
+void fm_sandbox_scrub_env(const char *name) {
+    char *v = getenv(name);
+    if (!v) return;
+    /* the value may live in the initial environment block: wipe the bytes themselves */
+    memset(v, 0, strlen(v));
+    unsetenv(name);
+}
+
+int fm_sandbox_endpoint_port(const char *endpoint, bool use_ssl) {
+    int dflt = use_ssl ? 443 : 80;
+    if (!endpoint) return dflt;
+    const char *h = endpoint;
+    if (!strncmp(h, "https://", 8)) {
+        h += 8;
+        dflt = 443;
+    } else if (!strncmp(h, "http://", 7)) {
+        h += 7;
+        dflt = 80;
+    }
+    size_t hl = strcspn(h, "/?#");
+    const char *colon = NULL;
+    if (h[0] == '[') { /* [v6]:port */
+        const char *close = memchr(h, ']', hl);
+        if (close && close + 1 < h + hl && close[1] == ':') colon = close + 1;
+    } else {
+        colon = memchr(h, ':', hl);
+    }
+    if (!colon) return dflt;
+    const char *p = colon + 1, *end = h + hl;
+    if (p == end) return -1;
+    long port = 0;
+    for (; p < end; p++) {
+        if (*p < '0' || *p > '9') return -1;
+        port = port * 10 + (*p - '0');
+        if (port > 65535) return -1;
+    }
+    return port >= 1 ? (int)port : -1;
 }

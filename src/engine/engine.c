@@ -255,10 +255,6 @@ int fm_engine_open(fm_engine **out, const fm_engine_config *cfg, fm_err *err) {
              set_config(dc, "allow_community_extensions", "false", err) ||
              set_config(dc, "allow_unsigned_extensions", "false", err) ||
              set_config(dc, "temp_directory", e->temp_dir, err) ||
-             set_config(dc, "max_temp_directory_size", max_temp, err) ||
-             /* a DuckDB log would keep other clients' SQL and the object store's signed requests */
-             set_config(dc, "enable_logging", "false", err) ||
-             set_config(dc, "enable_http_logging", "false", err) ||
              /* the credentials live in this process's memory only, never in a file */
              set_config(dc, "allow_persistent_secrets", "false", err) ||
              set_config(dc, "allow_unredacted_secrets", "false", err) ||
@@ -280,6 +276,12 @@ int fm_engine_open(fm_engine **out, const fm_engine_config *cfg, fm_err *err) {
         fm_fail(err, FM_E_INTERNAL, "cannot connect to DuckDB");
         goto fail;
     }
+    /* not in the open-time config: DuckDB 1.5.5 accepts max_temp_directory_size there but the
+     * temporary file manager, created with the temp directory, keeps its 90%-of-free-space default */
+    char *set_max_temp = fm_xasprintf("SET max_temp_directory_size = '%s'", max_temp);
+    rc = fm_exec(e->admin, set_max_temp, err);
+    free(set_max_temp);
+    if (rc) goto fail;
 
     /* the authorizer's function allowlist: DuckDB's built-ins, before any extension adds more */
     e->authz = fm_authz_new(e->catalog);
@@ -321,7 +323,10 @@ int fm_engine_lockdown(fm_engine *e, int slots, const char *const *extra_allowed
         rc |= fm_sql_literal(&sql, extra_allowed[i], err);
     }
     fm_buf_puts(&sql, "]");
-    if (rc || fm_exec(e->admin, sql.data, err) || fm_exec(e->admin, "SET enable_external_access = false", err) ||
+    /* a DuckDB log would keep other clients' SQL and the object store's signed requests: off, and
+     * locked with the rest of the configuration (CALL enable_logging is the authorizer's to refuse) */
+    if (rc || fm_exec(e->admin, sql.data, err) || fm_exec(e->admin, "SET enable_logging = false", err) ||
+        fm_exec(e->admin, "SET enable_external_access = false", err) ||
         fm_exec(e->admin, "SET lock_configuration = true", err)) {
         fm_buf_free(&sql);
         return -1;

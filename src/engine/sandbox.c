@@ -334,9 +334,13 @@ int fm_sandbox_apply(const fm_sandbox_rules *rules, int *applied, int *abi, fm_e
 void fm_sandbox_scrub_env(const char *name) {
     char *v = getenv(name);
     if (!v) return;
-    /* the value may live in the initial environment block: wipe the bytes themselves */
-    memset(v, 0, strlen(v));
+    /* the entry ("NAME=value", v points past the '=') may live in the initial environment block:
+     * wipe the bytes themselves, the name too, so that not even which credentials there were shows */
+    size_t nl = strlen(name) + 1;
+    char *entry = v - nl;
+    size_t len = nl + strlen(v);
     unsetenv(name);
+    memset(entry, 0, len);
 }
 
 int fm_sandbox_endpoint_port(const char *endpoint, bool use_ssl) {

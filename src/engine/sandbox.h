@@ -37,7 +37,7 @@ typedef struct {
 } fm_sandbox_rules;
 
 /* Credentials handed over in the environment must not outlive start-up: once they are read into
- * memory, fm_sandbox_scrub_env overwrites the value of $name in place (the initial environment
+ * memory, fm_sandbox_scrub_env overwrites the entry of $name (name and value) in place (the initial environment
  * block is what /proc/<pid>/environ shows, and unsetenv alone leaves it there) and removes it
  * from the environment. A name that is not set is left alone. */
 void fm_sandbox_scrub_env(const char *name);

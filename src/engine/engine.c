@@ -27,6 +27,7 @@ struct fm_engine {
     char *temp_dir;
     char *metadata_schema;
     bool read_only;
+    unsigned long long memory_limit;
     int net_ports[2];
     size_t nnet_ports;
     fm_sqlguard *guard;
@@ -237,6 +238,11 @@ int fm_engine_open(fm_engine **out, const fm_engine_config *cfg, fm_err *err) {
     fm_engine *e = fm_xcalloc(1, sizeof *e);
     e->catalog = fm_xstrdup(cfg->catalog->name);
     e->read_only = cfg->read_only;
+    if (cfg->memory_limit) { /* "…B", as role_opts.h writes it; another spelling counts as unknown */
+        char *end;
+        unsigned long long m = strtoull(cfg->memory_limit, &end, 10);
+        if (!strcmp(end, "B")) e->memory_limit = m;
+    }
     e->guard = fm_sqlguard_new();
     if (resolve_paths(e, cfg, err) || resolve_ports(e, cfg->catalog, err)) goto fail;
 
@@ -362,6 +368,7 @@ const fm_sqlguard *fm_engine_guard(const fm_engine *e) { return e->guard; }
 const char *fm_engine_metadata_schema(const fm_engine *e) { return e->metadata_schema; }
 bool fm_engine_read_only(const fm_engine *e) { return e->read_only; }
 const char *fm_engine_temp_dir(const fm_engine *e) { return e->temp_dir; }
+unsigned long long fm_engine_memory_limit(const fm_engine *e) { return e->memory_limit; }
 size_t fm_engine_net_ports(const fm_engine *e, const int **ports) {
     *ports = e->net_ports;
     return e->nnet_ports;

@@ -51,7 +51,9 @@ int fm_engine_slots(const fm_engine *e);
 duckdb_connection fm_engine_slot(fm_engine *e, int i);
 const fm_sqlguard *fm_engine_guard(const fm_engine *e);
 bool fm_engine_read_only(const fm_engine *e);
-const char *fm_engine_temp_dir(const fm_engine *e); /* where DuckDB spills (the engine's own directory) */
+const char *fm_engine_temp_dir(const fm_engine *e);
+/* the memory_limit the engine was opened with, in bytes; 0 = DuckDB's default */
+unsigned long long fm_engine_memory_limit(const fm_engine *e); /* where DuckDB spills (the engine's own directory) */
 /* the TCP ports the engine must reach (the object store's endpoint, the Postgres metadata
  * server): *ports points into the engine; returns how many (0 for a lake on local disk) */
 size_t fm_engine_net_ports(const fm_engine *e, const int **ports);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/fsutil.h"
 #include "base/log.h"
@@ -15,6 +16,7 @@
 #include "engine/catalog_ops.h"
 #include "engine/lake_open.h"
 #include "engine/local.h"
+#include "engine/role_opts.h"
 #include "engine/sandbox.h"
 #include "engine/server.h"
 
@@ -24,6 +26,7 @@ typedef struct {
     fm_engine **engines; /* one per plan.cats[i] */
     char *token;
     int sandboxed;
+    char default_memory[32]; /* each engine's memory_limit when --memory-limit is not given */
 } local_run;
 
 /* the catalog's credentials from Secret manifests or the environment; all NULL when it has none */
@@ -83,7 +86,8 @@ static int open_catalog(local_run *r, size_t i, fm_err *err) {
     int rc = load_creds(&r->plan, &lc->spec, &cr, err);
     fm_engine_config ec = {.catalog = &lc->spec, .s3_key_id = cr.s3_key, .s3_secret = cr.s3_secret,
                            .pg_password = cr.pg_password, .state_dir = r->cfg->state, .create = true,
-                           .memory_limit = r->cfg->memory_limit, .max_temp_size = r->cfg->max_temp_size,
+                           .memory_limit = r->cfg->memory_limit ? r->cfg->memory_limit : r->default_memory,
+                           .max_temp_size = r->cfg->max_temp_size,
                            .threads = r->cfg->threads};
     json_t *report = NULL;
     if (!rc) rc = fm_lake_open(&r->engines[i], &ec, err);
@@ -169,6 +173,9 @@ static void scrub_credentials(const local_run *r) {
  * reach. Outgoing TCP only to the catalogs' object-store and Postgres ports. */
 static int confine(local_run *r, fm_err *err) {
     scrub_credentials(r);
+    unsigned long long memory = 0, lim = 0;
+    for (size_t i = 0; i < r->plan.ncats; i++) memory += fm_engine_memory_limit(r->engines[i]);
+    if (fm_sandbox_limit_data(fm_sandbox_data_headroom(memory), &lim, err)) return -1;
     if (!r->cfg->sandbox || getenv("FEATHERMAN_NO_SANDBOX")) return 0;
     size_t n = r->plan.ncats;
     const char **rw = fm_xcalloc(3 * n + 1, sizeof *rw);
@@ -233,6 +240,14 @@ static fm_server_config server_config(const local_run *r) {
 /* everything up to a running server; 0 or -1 with err */
 static int start(local_run *r, fm_err *err) {
     if (fm_mkdirs(r->cfg->state, err)) return -1;
+    /* without --memory-limit the catalogs share 80% of the machine's memory (DuckDB's own default
+     * gives that to each of them) */
+    long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+    unsigned long long share = pages > 0 && psize > 0 && r->plan.ncats
+                                   ? (unsigned long long)pages * (unsigned long long)psize / 5 * 4 / r->plan.ncats
+                                   : 0;
+    if (share < FM_ROLE_MIN_MEMORY) share = FM_ROLE_MIN_MEMORY;
+    snprintf(r->default_memory, sizeof r->default_memory, "%lluB", share);
     r->engines = fm_xcalloc(r->plan.ncats + 1, sizeof *r->engines);
     for (size_t i = 0; i < r->plan.ncats; i++) {
         fm_err_clear(err);

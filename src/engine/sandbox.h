@@ -45,6 +45,18 @@ void fm_sandbox_scrub_env(const char *name);
  * "[v6]:port"): the explicit port, else 443 with TLS and 80 without; NULL endpoint = AWS (443
  * or 80). -1 when the port is not a number in 1..65535. */
 int fm_sandbox_endpoint_port(const char *endpoint, bool use_ssl);
+/* The last line behind DuckDB's memory_limit, which does not cover every allocation (a string
+ * built by a scalar function — repeat(), string_agg() — lives outside the buffer pool): the
+ * process's data segment (RLIMIT_DATA, soft and hard) is capped at what is mapped now plus
+ * `headroom` bytes, so that such an allocation fails inside DuckDB (an "Out of Memory Error" for
+ * that query) instead of the kernel killing the process. In a build with AddressSanitizer (whose
+ * allocator aborts rather than fail an allocation) nothing is set. *limit = the limit set, 0 when
+ * none; -1 with err when /proc/self/status cannot be read or setrlimit fails. */
+int fm_sandbox_limit_data(unsigned long long headroom, unsigned long long *limit, fm_err *err);
+/* the headroom for engines whose memory_limit values add up to `memory` bytes: twice that plus
+ * 768 MiB (address space reserved, not only touched, counts: glibc reserves 64 MiB per thread
+ * arena); memory 0 (no limit known) = the machine's physical memory */
+unsigned long long fm_sandbox_data_headroom(unsigned long long memory);
 
 /* the read-only paths a DuckDB process needs after start-up (libraries, CA certificates, zoneinfo, /proc/self, the extension dir) */
 void fm_sandbox_default_ro(const char ***paths, size_t *n);

@@ -52,7 +52,8 @@ int fm_worker_open_engine(const fm_worker_config *cfg, fm_catalog_spec *cs, bool
                           fm_engine **e, fm_err *err);
 /* the table spec parsed into *ts */
 int fm_worker_table_spec(const fm_worker_config *cfg, fm_table_spec *ts, fm_err *err);
-/* The credentials' environment variables scrubbed (sandbox.h), then Landlock: read-write beneath
+/* The credentials' environment variables scrubbed and the data segment capped (sandbox.h), then
+ * Landlock: read-write beneath
  * the state, the metadata file's directory, the data path when local and extra (a
  * materialization destination) when absolute — for a read-only engine, read-write only beneath
  * its spill directory and read-only beneath the metadata's directory and the data path; outgoing

@@ -95,6 +95,8 @@ static void scrub_credentials(void) {
 int fm_worker_confine(fm_engine *e, const fm_worker_config *cfg, const char *extra, int *sandboxed, fm_err *err) {
     *sandboxed = 0;
     scrub_credentials();
+    unsigned long long lim;
+    if (fm_sandbox_limit_data(fm_sandbox_data_headroom(fm_engine_memory_limit(e)), &lim, err)) return -1;
     if (!cfg->sandbox || getenv("FEATHERMAN_NO_SANDBOX")) return 0;
     const char *rw[4], *ro_own[2];
     size_t nrw = 0, nro_own = 0;

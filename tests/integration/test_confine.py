@@ -296,3 +296,45 @@ def test_bad_max_temp_size_is_refused():
     p = subprocess.run([binary(), "local", "--manifests", "/nonexistent", "--max-temp-size", "lots"],
                        capture_output=True, text=True, env=env())
     assert p.returncode == 2 and "--max-temp-size" in p.stderr, p.stderr
+
+
+def test_a_huge_string_fails_its_query_not_the_server():
+    """repeat() builds its string outside DuckDB's buffer pool, so memory_limit alone does not stop
+    it: the data-segment cap turns it into an error for that query. AddressSanitizer's allocator
+    aborts instead of failing an allocation, so the cap is compiled out there: this test runs the
+    plain build, which is the one shipped."""
+    from featherman import ROOT
+    plain = os.path.join(ROOT, "build", "featherman")
+    state = tempfile.mkdtemp(prefix="fm-confine-")
+    mdir = os.path.join(state, "manifests")
+    os.makedirs(mdir)
+    with open(os.path.join(mdir, "lake.yaml"), "w") as f:
+        f.write(lake())
+    port = free_port()
+    old = os.environ.get("FEATHERMAN_BIN")
+    os.environ["FEATHERMAN_BIN"] = plain
+    try:
+        srv = Server(["local", "--manifests", mdir, "--state", os.path.join(state, "state"), "--listen",
+                      f"127.0.0.1:{port}", "--memory-limit", "512MB"], "tok-mem-0123456789", port, state,
+                     extra_env=dict(FEATHERMAN_TOKEN="tok-mem-0123456789"))
+    finally:
+        if old is None:
+            del os.environ["FEATHERMAN_BIN"]
+        else:
+            os.environ["FEATHERMAN_BIN"] = old
+    try:
+        with open(f"/proc/{srv.proc.pid}/limits") as f:
+            data = [l for l in f if l.startswith("Max data size")][0].split()
+        assert data[3] != "unlimited" and int(data[3]) < 4 * 1024 ** 3, data
+        r = srv.query("SELECT length(repeat('ab', 750000000)) AS n")
+        assert r.status_code >= 400 and "Out of Memory" in r.json()["error"]["message"], r.text[:300]
+        assert srv.proc.poll() is None
+        assert srv.rows("SELECT length(repeat('ab', 1000)) AS n") == [{"n": 2000}]
+        assert srv.query("INSERT INTO t SELECT range FROM range(1000)").status_code == 200
+        assert srv.rows("SELECT count(*) AS n FROM t") == [{"n": 1000}]
+        with open(f"/proc/{srv.proc.pid}/status") as f:
+            hwm = int([l for l in f if l.startswith("VmHWM")][0].split()[1]) * 1024
+        print(f"peak RSS after the refused 1.5 GB string: {hwm / 2**20:.0f} MiB")
+        assert hwm < 2 * 1024 ** 3
+    finally:
+        srv.stop()

@@ -220,7 +220,7 @@ def test_read_only_worker_reads_through_a_read_only_view(meta_type, ext):
     cat = worker_catalog(meta_type, meta)
     code, msg, err = run_job("init", cat, state=os.path.join(state, "serve"))
     assert code == 0, (msg, err)
-    w = serve(cat, state)
+    w = serve(cat, state, "--slots", "4")
     try:
         assert w.query("CREATE TABLE t (x INTEGER)").status_code == 200
         assert w.query("INSERT INTO t SELECT range FROM range(100)").status_code == 200
@@ -263,7 +263,7 @@ def test_worker_credentials_leave_the_environment(minio):
     creds = {"FEATHERMAN_S3_ACCESS_KEY_ID": MinIO.ACCESS_KEY, "FEATHERMAN_S3_SECRET_ACCESS_KEY": MinIO.SECRET_KEY}
     code, msg, err = run_job("init", cat, state=state, extra_env=creds)
     assert code == 0, (msg, err)
-    w = serve(cat, state, env=creds)
+    w = serve(cat, state, "--slots", "4", env=creds)  # back-to-back requests: a slot frees just after its answer
     try:
         env = environ_of(w.proc)
         for s in (MinIO.ACCESS_KEY, MinIO.SECRET_KEY, "worker-token-abc"):

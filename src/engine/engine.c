@@ -7,12 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "base/buf.h"
 #include "base/fsutil.h"
 #include "base/log.h"
 #include "model/sqlquote.h"
 #include "base/xalloc.h"
+#include "engine/sandbox.h"
 
 struct fm_engine {
     duckdb_database db;
@@ -25,6 +27,9 @@ struct fm_engine {
     char *temp_dir;
     char *metadata_schema;
     bool read_only;
+    unsigned long long memory_limit;
+    int net_ports[2];
+    size_t nnet_ports;
     fm_sqlguard *guard;
     fm_authz *authz;
 };
@@ -99,6 +104,31 @@ static int resolve_paths(fm_engine *e, const fm_engine_config *cfg, fm_err *err)
     }
     if (!c->has_object_store && fm_mkdirs(e->data_path, err)) return -1;
     return fm_mkdirs(e->temp_dir, err);
+}
+
+/* the ports the sandbox lets the engine connect to */
+static int resolve_ports(fm_engine *e, const fm_catalog_spec *c, fm_err *err) {
+    if (c->has_object_store) {
+        int p = fm_sandbox_endpoint_port(c->store.endpoint, c->store.use_ssl);
+        if (p < 0) return fm_fail(err, FM_E_INVALID, "catalog %s: object store endpoint \"%.200s\" has a bad port", c->name,
+                                  c->store.endpoint);
+        e->net_ports[e->nnet_ports++] = p;
+    }
+    if (!strcmp(c->metadata_type, "postgres")) e->net_ports[e->nnet_ports++] = c->pg.port ? c->pg.port : 5432;
+    return 0;
+}
+
+/* spill never takes the whole volume it shares with the metadata and the lake's local data */
+static void default_max_temp(const char *dir, char *out, size_t n) {
+    struct statvfs st;
+    unsigned long long half = 0, free80 = 0;
+    if (!statvfs(dir, &st)) {
+        half = (unsigned long long)st.f_blocks * st.f_frsize / 2;
+        free80 = (unsigned long long)st.f_bavail * st.f_frsize / 5 * 4;
+    }
+    unsigned long long v = half < free80 ? half : free80;
+    if (v < (16ULL << 20)) v = 16ULL << 20; /* a volume that small or that full: a token budget */
+    snprintf(out, n, "%lluB", v);
 }
 
 static int create_secrets(fm_engine *e, const fm_engine_config *cfg, fm_err *err) {
@@ -208,22 +238,32 @@ int fm_engine_open(fm_engine **out, const fm_engine_config *cfg, fm_err *err) {
     fm_engine *e = fm_xcalloc(1, sizeof *e);
     e->catalog = fm_xstrdup(cfg->catalog->name);
     e->read_only = cfg->read_only;
+    if (cfg->memory_limit) { /* "…B", as role_opts.h writes it; another spelling counts as unknown */
+        char *end;
+        unsigned long long m = strtoull(cfg->memory_limit, &end, 10);
+        if (!strcmp(end, "B")) e->memory_limit = m;
+    }
     e->guard = fm_sqlguard_new();
-    if (resolve_paths(e, cfg, err)) goto fail;
+    if (resolve_paths(e, cfg, err) || resolve_ports(e, cfg->catalog, err)) goto fail;
 
     duckdb_config dc;
     if (duckdb_create_config(&dc) == DuckDBError) {
         fm_fail(err, FM_E_INTERNAL, "duckdb_create_config failed");
         goto fail;
     }
-    char threads[16];
+    char threads[16], max_temp[32];
     snprintf(threads, sizeof threads, "%d", cfg->threads);
+    if (cfg->max_temp_size) snprintf(max_temp, sizeof max_temp, "%s", cfg->max_temp_size);
+    else default_max_temp(e->temp_dir, max_temp, sizeof max_temp);
     int rc = set_config(dc, "extension_directory", FEATHERMAN_EXTENSION_DIR, err) ||
              set_config(dc, "autoinstall_known_extensions", "false", err) ||
              set_config(dc, "autoload_known_extensions", "false", err) ||
              set_config(dc, "allow_community_extensions", "false", err) ||
              set_config(dc, "allow_unsigned_extensions", "false", err) ||
              set_config(dc, "temp_directory", e->temp_dir, err) ||
+             /* the credentials live in this process's memory only, never in a file */
+             set_config(dc, "allow_persistent_secrets", "false", err) ||
+             set_config(dc, "allow_unredacted_secrets", "false", err) ||
              (cfg->memory_limit && set_config(dc, "memory_limit", cfg->memory_limit, err)) ||
              (cfg->threads > 0 && set_config(dc, "threads", threads, err));
     if (rc) {
@@ -242,6 +282,12 @@ int fm_engine_open(fm_engine **out, const fm_engine_config *cfg, fm_err *err) {
         fm_fail(err, FM_E_INTERNAL, "cannot connect to DuckDB");
         goto fail;
     }
+    /* not in the open-time config: DuckDB 1.5.5 accepts max_temp_directory_size there but the
+     * temporary file manager, created with the temp directory, keeps its 90%-of-free-space default */
+    char *set_max_temp = fm_xasprintf("SET max_temp_directory_size = '%s'", max_temp);
+    rc = fm_exec(e->admin, set_max_temp, err);
+    free(set_max_temp);
+    if (rc) goto fail;
 
     /* the authorizer's function allowlist: DuckDB's built-ins, before any extension adds more */
     e->authz = fm_authz_new(e->catalog);
@@ -283,7 +329,10 @@ int fm_engine_lockdown(fm_engine *e, int slots, const char *const *extra_allowed
         rc |= fm_sql_literal(&sql, extra_allowed[i], err);
     }
     fm_buf_puts(&sql, "]");
-    if (rc || fm_exec(e->admin, sql.data, err) || fm_exec(e->admin, "SET enable_external_access = false", err) ||
+    /* a DuckDB log would keep other clients' SQL and the object store's signed requests: off, and
+     * locked with the rest of the configuration (CALL enable_logging is the authorizer's to refuse) */
+    if (rc || fm_exec(e->admin, sql.data, err) || fm_exec(e->admin, "SET enable_logging = false", err) ||
+        fm_exec(e->admin, "SET enable_external_access = false", err) ||
         fm_exec(e->admin, "SET lock_configuration = true", err)) {
         fm_buf_free(&sql);
         return -1;
@@ -318,6 +367,12 @@ duckdb_connection fm_engine_slot(fm_engine *e, int i) { return e->slots[i]; }
 const fm_sqlguard *fm_engine_guard(const fm_engine *e) { return e->guard; }
 const char *fm_engine_metadata_schema(const fm_engine *e) { return e->metadata_schema; }
 bool fm_engine_read_only(const fm_engine *e) { return e->read_only; }
+const char *fm_engine_temp_dir(const fm_engine *e) { return e->temp_dir; }
+unsigned long long fm_engine_memory_limit(const fm_engine *e) { return e->memory_limit; }
+size_t fm_engine_net_ports(const fm_engine *e, const int **ports) {
+    *ports = e->net_ports;
+    return e->nnet_ports;
+}
 
 void fm_engine_close(fm_engine *e) {
     if (!e) return;

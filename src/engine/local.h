@@ -24,6 +24,7 @@ typedef struct {
     int slots;          /* query slots of a catalog no pool serves */
     int threads;        /* 0: DuckDB's default */
     char *memory_limit; /* DuckDB spelling ("…B"), or NULL: DuckDB's default */
+    char *max_temp_size; /* DuckDB spelling ("…B"), or NULL: the engine's default */
     bool sandbox;
 } fm_local_config;
 

@@ -15,7 +15,7 @@
 
 void fm_local_usage(FILE *to) {
     fprintf(to, "usage: featherman local --manifests DIR [--state DIR] [--listen ADDR:PORT] [--slots N]\n"
-                "                        [--memory-limit SIZE] [--threads N] [--token-file FILE] [--no-sandbox]\n"
+                "                        [--memory-limit SIZE] [--max-temp-size SIZE] [--threads N] [--token-file FILE] [--no-sandbox]\n"
                 "  Token: $FEATHERMAN_TOKEN, else --token-file, else generated and written to <state>/token.\n"
                 "  State (file metadata, local data, temp): --state, else $FEATHERMAN_STATE, else ~/.local/state/featherman\n");
 }
@@ -23,7 +23,7 @@ void fm_local_usage(FILE *to) {
 static const struct option local_opts[] = {
     {"manifests", required_argument, 0, 'm'},    {"state", required_argument, 0, 's'},
     {"listen", required_argument, 0, 'l'},       {"slots", required_argument, 0, 'n'},
-    {"memory-limit", required_argument, 0, 'M'}, {"threads", required_argument, 0, 't'},
+    {"memory-limit", required_argument, 0, 'M'}, {"max-temp-size", required_argument, 0, 'D'}, {"threads", required_argument, 0, 't'},
     {"token-file", required_argument, 0, 'T'},   {"no-sandbox", no_argument, 0, 'S'},
     {"help", no_argument, 0, 'h'},               {0, 0, 0, 0}};
 
@@ -36,6 +36,7 @@ static int local_opt(fm_local_config *cfg, int c, const char *arg, char **argv, 
     case 'n': return fm_role_opt_slots(arg, &cfg->slots, err);
     case 't': return fm_role_opt_threads(arg, &cfg->threads, err);
     case 'M': return fm_role_opt_memory_limit(arg, &cfg->memory_limit, err);
+    case 'D': return fm_role_opt_max_temp_size(arg, &cfg->max_temp_size, err);
     case 'S': cfg->sandbox = false; return 0;
     case 'l':
         if (fm_parse_listen(arg, cfg->listen_addr, sizeof cfg->listen_addr, &cfg->port))
@@ -66,7 +67,7 @@ int fm_local_cmd(int argc, char **argv, fm_local_config *cfg, fm_err *err) {
     cfg->port = 8080;
     int c;
     optind = 0; /* GNU getopt: start over (a test parses several command lines) */
-    while ((c = getopt_long(argc, argv, ":m:s:l:n:M:t:T:Sh", local_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":m:s:l:n:M:D:t:T:Sh", local_opts, NULL)) != -1) {
         int rc = local_opt(cfg, c, optarg, argv, err);
         if (rc) return rc;
     }
@@ -80,6 +81,7 @@ void fm_local_config_free(fm_local_config *cfg) {
     free(cfg->state);
     free(cfg->token_file);
     free(cfg->memory_limit);
+    free(cfg->max_temp_size);
     memset(cfg, 0, sizeof *cfg);
 }
 

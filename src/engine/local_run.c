@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/fsutil.h"
 #include "base/log.h"
@@ -15,6 +16,7 @@
 #include "engine/catalog_ops.h"
 #include "engine/lake_open.h"
 #include "engine/local.h"
+#include "engine/role_opts.h"
 #include "engine/sandbox.h"
 #include "engine/server.h"
 
@@ -24,6 +26,7 @@ typedef struct {
     fm_engine **engines; /* one per plan.cats[i] */
     char *token;
     int sandboxed;
+    char default_memory[32]; /* each engine's memory_limit when --memory-limit is not given */
 } local_run;
 
 /* the catalog's credentials from Secret manifests or the environment; all NULL when it has none */
@@ -83,7 +86,9 @@ static int open_catalog(local_run *r, size_t i, fm_err *err) {
     int rc = load_creds(&r->plan, &lc->spec, &cr, err);
     fm_engine_config ec = {.catalog = &lc->spec, .s3_key_id = cr.s3_key, .s3_secret = cr.s3_secret,
                            .pg_password = cr.pg_password, .state_dir = r->cfg->state, .create = true,
-                           .memory_limit = r->cfg->memory_limit, .threads = r->cfg->threads};
+                           .memory_limit = r->cfg->memory_limit ? r->cfg->memory_limit : r->default_memory,
+                           .max_temp_size = r->cfg->max_temp_size,
+                           .threads = r->cfg->threads};
     json_t *report = NULL;
     if (!rc) rc = fm_lake_open(&r->engines[i], &ec, err);
     if (!rc) rc = fm_catalog_init(r->engines[i], &lc->spec, &report, err);
@@ -144,23 +149,64 @@ static char *token_from_file(const char *file, fm_err *err) {
     return t;
 }
 
-/* Landlock: read-write beneath the state directory, each catalog's directory and the directory of
- * each metadata file (SQLite and DuckDB create their journal / WAL beside it) */
+/* the credentials' environment variables, once every catalog has read them: the standard names
+ * and each catalog's Secret keys (fm_local_secret falls back to $KEY) */
+static void scrub_credentials(const local_run *r) {
+    static const char *const fixed[] = {"FEATHERMAN_TOKEN", "FEATHERMAN_S3_ACCESS_KEY_ID",
+                                        "FEATHERMAN_S3_SECRET_ACCESS_KEY", "FEATHERMAN_PG_PASSWORD",
+                                        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                                        "PGPASSWORD"};
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) fm_sandbox_scrub_env(fixed[i]);
+    for (size_t i = 0; i < r->plan.ncats; i++) {
+        const fm_catalog_spec *cs = &r->plan.cats[i].spec;
+        const char *keys[] = {cs->has_object_store ? cs->store.credentials.key_a : NULL,
+                              cs->has_object_store ? cs->store.credentials.key_b : NULL,
+                              !strcmp(cs->metadata_type, "postgres") ? cs->pg.password.key_a : NULL};
+        for (size_t k = 0; k < 3; k++)
+            if (keys[k] && *keys[k]) fm_sandbox_scrub_env(keys[k]);
+    }
+}
+
+/* Landlock: each catalog's directory and the directory of its metadata file (SQLite and DuckDB
+ * create their journal / WAL beside it) read-write, or read-only for a read-only catalog; each
+ * engine's spill directory read-write. The rest of the state directory (the token file) is out of
+ * reach. Outgoing TCP only to the catalogs' object-store and Postgres ports. */
 static int confine(local_run *r, fm_err *err) {
+    scrub_credentials(r);
+    unsigned long long memory = 0, lim = 0;
+    for (size_t i = 0; i < r->plan.ncats; i++) memory += fm_engine_memory_limit(r->engines[i]);
+    if (fm_sandbox_limit_data(fm_sandbox_data_headroom(memory), &lim, err)) return -1;
     if (!r->cfg->sandbox || getenv("FEATHERMAN_NO_SANDBOX")) return 0;
     size_t n = r->plan.ncats;
-    const char **rw = fm_xcalloc(2 * n + 1, sizeof *rw);
-    char **owned = fm_xcalloc(2 * n, sizeof *owned);
-    size_t nrw = 0, nowned = 0;
+    const char **rw = fm_xcalloc(3 * n + 1, sizeof *rw);
+    const char **dro;
+    size_t ndro;
+    fm_sandbox_default_ro(&dro, &ndro);
+    const char **ro = fm_xcalloc(ndro + 2 * n + 1, sizeof *ro);
+    memcpy(ro, dro, ndro * sizeof *ro);
+    size_t nro = ndro;
+    char **owned = fm_xcalloc(2 * n + 1, sizeof *owned);
+    int *ports = fm_xcalloc(2 * n + 1, sizeof *ports);
+    size_t nrw = 0, nowned = 0, nports = 0;
     for (size_t i = 0; i < n; i++) {
+        fm_engine *e = r->engines[i];
+        bool ro_lake = fm_engine_read_only(e);
         owned[nowned] = fm_xasprintf("%s/%s", r->cfg->state, r->plan.cats[i].spec.name);
-        rw[nrw++] = owned[nowned++];
-        const char *meta = fm_engine_metadata_location(r->engines[i]);
-        if (meta[0] == '/') rw[nrw++] = owned[nowned++] = fm_dirname(meta);
+        if (ro_lake) ro[nro++] = owned[nowned++];
+        else rw[nrw++] = owned[nowned++];
+        const char *meta = fm_engine_metadata_location(e);
+        if (meta[0] == '/') {
+            owned[nowned] = fm_dirname(meta);
+            if (ro_lake) ro[nro++] = owned[nowned++];
+            else rw[nrw++] = owned[nowned++];
+        }
+        rw[nrw++] = fm_engine_temp_dir(e);
+        const int *p;
+        size_t np = fm_engine_net_ports(e, &p);
+        for (size_t k = 0; k < np; k++) ports[nports++] = p[k];
     }
-    rw[nrw++] = r->cfg->state;
-    fm_sandbox_rules rules = {.rw = rw, .nrw = nrw};
-    fm_sandbox_default_ro(&rules.ro, &rules.nro);
+    fm_sandbox_rules rules = {.rw = rw, .nrw = nrw, .ro = ro, .nro = nro, .ports = ports, .nports = nports,
+                              .restrict_net = true};
     int abi = 0, rc = fm_sandbox_apply(&rules, &r->sandboxed, &abi, err);
     if (rc) fm_fail(err, err->code, "sandbox: %.900s", err->msg);
     else if (r->sandboxed) fm_info("process confined with Landlock (ABI %d)", abi);
@@ -168,6 +214,8 @@ static int confine(local_run *r, fm_err *err) {
     for (size_t i = 0; i < nowned; i++) free(owned[i]);
     free(owned);
     free(rw);
+    free(ro);
+    free(ports);
     return rc;
 }
 
@@ -192,6 +240,14 @@ static fm_server_config server_config(const local_run *r) {
 /* everything up to a running server; 0 or -1 with err */
 static int start(local_run *r, fm_err *err) {
     if (fm_mkdirs(r->cfg->state, err)) return -1;
+    /* without --memory-limit the catalogs share 80% of the machine's memory (DuckDB's own default
+     * gives that to each of them) */
+    long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+    unsigned long long share = pages > 0 && psize > 0 && r->plan.ncats
+                                   ? (unsigned long long)pages * (unsigned long long)psize / 5 * 4 / r->plan.ncats
+                                   : 0;
+    if (share < FM_ROLE_MIN_MEMORY) share = FM_ROLE_MIN_MEMORY;
+    snprintf(r->default_memory, sizeof r->default_memory, "%lluB", share);
     r->engines = fm_xcalloc(r->plan.ncats + 1, sizeof *r->engines);
     for (size_t i = 0; i < r->plan.ncats; i++) {
         fm_err_clear(err);

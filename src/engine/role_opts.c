@@ -78,12 +78,20 @@ int fm_role_opt_threads(const char *value, int *out, fm_err *err) {
     return 0;
 }
 
-int fm_role_opt_memory_limit(const char *value, char **out, fm_err *err) {
+static int opt_bytes(const char *flag, const char *value, unsigned long long min, char **out, fm_err *err) {
     unsigned long long b;
-    if (fm_opt_size("memory-limit", value, FM_ROLE_MIN_MEMORY, FM_ROLE_MAX_MEMORY, &b, err)) return -1;
+    if (fm_opt_size(flag, value, min, FM_ROLE_MAX_MEMORY, &b, err)) return -1;
     char text[32];
     snprintf(text, sizeof text, "%lluB", b);
     free(*out);
     *out = fm_xstrdup(text);
     return 0;
+}
+
+int fm_role_opt_memory_limit(const char *value, char **out, fm_err *err) {
+    return opt_bytes("memory-limit", value, FM_ROLE_MIN_MEMORY, out, err);
+}
+
+int fm_role_opt_max_temp_size(const char *value, char **out, fm_err *err) {
+    return opt_bytes("max-temp-size", value, 1ULL << 20, out, err);
 }

@@ -32,4 +32,6 @@ int fm_role_opt_threads(const char *value, int *out, fm_err *err);
 /* DuckDB's memory_limit: a size as base/opts.h reads it, handed to DuckDB in bytes ("…B") so both
  * agree on what "G" means. *out replaced; malloc'd. */
 int fm_role_opt_memory_limit(const char *value, char **out, fm_err *err);
+/* DuckDB's max_temp_directory_size (--max-temp-size), the same way: at least 1 MiB */
+int fm_role_opt_max_temp_size(const char *value, char **out, fm_err *err);
 #endif

@@ -32,9 +32,11 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -288,7 +290,7 @@ int fm_sandbox_apply(const fm_sandbox_rules *rules, int *applied, int *abi, fm_e
     size_t rsize = sizeof ra.handled_access_fs;
     if (*abi >= 4) {
         rsize = offsetof(struct ll_ruleset_attr, scoped);
-        if (rules->nports > 0) ra.handled_access_net = LL_NET_CONNECT_TCP;
+        if (rules->nports > 0 || rules->restrict_net) ra.handled_access_net = LL_NET_CONNECT_TCP;
     }
     if (*abi >= 6) {
         rsize = sizeof ra;
@@ -329,4 +331,95 @@ int fm_sandbox_apply(const fm_sandbox_rules *rules, int *applied, int *abi, fm_e
     if (rc) return -1;
     *applied = 1;
     return 0;
+}
+
+void fm_sandbox_scrub_env(const char *name) {
+    char *v = getenv(name);
+    if (!v) return;
+    /* the entry ("NAME=value", v points past the '=') may live in the initial environment block:
+     * wipe the bytes themselves, the name too, so that not even which credentials there were shows */
+    size_t nl = strlen(name) + 1;
+    char *entry = v - nl;
+    size_t len = nl + strlen(v);
+    unsetenv(name);
+    memset(entry, 0, len);
+}
+
+int fm_sandbox_endpoint_port(const char *endpoint, bool use_ssl) {
+    int dflt = use_ssl ? 443 : 80;
+    if (!endpoint) return dflt;
+    const char *h = endpoint;
+    if (!strncmp(h, "https://", 8)) {
+        h += 8;
+        dflt = 443;
+    } else if (!strncmp(h, "http://", 7)) {
+        h += 7;
+        dflt = 80;
+    }
+    size_t hl = strcspn(h, "/?#");
+    const char *colon = NULL;
+    if (h[0] == '[') { /* [v6]:port */
+        const char *close = memchr(h, ']', hl);
+        if (close && close + 1 < h + hl && close[1] == ':') colon = close + 1;
+    } else {
+        colon = memchr(h, ':', hl);
+    }
+    if (!colon) return dflt;
+    const char *p = colon + 1, *end = h + hl;
+    if (p == end) return -1;
+    long port = 0;
+    for (; p < end; p++) {
+        if (*p < '0' || *p > '9') return -1;
+        port = port * 10 + (*p - '0');
+        if (port > 65535) return -1;
+    }
+    return port >= 1 ? (int)port : -1;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define FM_SANDBOX_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FM_SANDBOX_ASAN 1
+#endif
+#endif
+
+unsigned long long fm_sandbox_data_headroom(unsigned long long memory) {
+    if (!memory) {
+        long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+        return pages > 0 && psize > 0 ? (unsigned long long)pages * (unsigned long long)psize : 0;
+    }
+    /* RLIMIT_DATA counts address space reserved, not memory used: DuckDB's allocator reserves
+     * well ahead of what it touches, so the bound is loose; it is there to stop an allocation
+     * many times the memory_limit */
+    return 2 * memory + (768ULL << 20);
+}
+
+int fm_sandbox_limit_data(unsigned long long headroom, unsigned long long *limit, fm_err *err) {
+    *limit = 0;
+#ifdef FM_SANDBOX_ASAN
+    (void)headroom;
+    (void)err;
+    return 0;
+#else
+    if (!headroom) return 0;
+    FILE *f = fopen("/proc/self/status", "re");
+    if (!f) return fm_fail(err, FM_E_INTERNAL, "memory limit: cannot read /proc/self/status: %s", strerror(errno));
+    char line[256];
+    unsigned long long kb = 0;
+    int found = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmData: %llu kB", &kb) == 1) {
+            found = 1;
+            break;
+        }
+    fclose(f);
+    if (!found) return fm_fail(err, FM_E_INTERNAL, "memory limit: no VmData in /proc/self/status");
+    unsigned long long v = kb * 1024 + headroom;
+    struct rlimit rl = {.rlim_cur = (rlim_t)v, .rlim_max = (rlim_t)v};
+    if (setrlimit(RLIMIT_DATA, &rl))
+        return fm_fail(err, FM_E_INTERNAL, "memory limit: setrlimit(RLIMIT_DATA, %llu): %s", v, strerror(errno));
+    *limit = v;
+    return 0;
+#endif
 }

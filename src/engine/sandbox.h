@@ -4,9 +4,10 @@
  *   read+write beneath each `rw` path (the lake's data directory, the metadata file's directory,
  *   the temp directory), read-only beneath each `ro` path (the extension directory, CA
  *   certificates, /proc/self, shared libraries' directories, timezone data), nothing else.
- * Where the kernel supports Landlock ABI ≥ 4 and `ports` is non-empty, TCP connect() is limited
- * to those ports (S3 endpoint, Postgres); with no ports the network is not restricted (bind()
- * is never restricted). Paths that do not exist are skipped; a path that is a file (not a
+ * Where the kernel supports Landlock ABI ≥ 4 and `ports` is non-empty or `restrict_net` is set,
+ * TCP connect() is limited to those ports (S3 endpoint, Postgres): with restrict_net and no
+ * ports, no outgoing TCP at all (a lake on local disk needs none); with neither, the network is
+ * not restricted. bind() is never restricted, so the server's own listener is unaffected. Paths that do not exist are skipped; a path that is a file (not a
  * directory) gets file rights only, so pass the directory when DuckDB writes beside a file
  * (a .wal next to a metadata database). Execution of programs is denied everywhere.
  * Process-wide: Landlock confines a thread, not a process. On kernels with
@@ -20,6 +21,7 @@
  * (a rule that cannot be added). Must be called once, before any user query. */
 #ifndef FM_SANDBOX_H
 #define FM_SANDBOX_H
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "base/err.h"
@@ -31,7 +33,30 @@ typedef struct {
     size_t nro;
     const int *ports;
     size_t nports;
+    bool restrict_net;
 } fm_sandbox_rules;
+
+/* Credentials handed over in the environment must not outlive start-up: once they are read into
+ * memory, fm_sandbox_scrub_env overwrites the entry of $name (name and value) in place (the initial environment
+ * block is what /proc/<pid>/environ shows, and unsetenv alone leaves it there) and removes it
+ * from the environment. A name that is not set is left alone. */
+void fm_sandbox_scrub_env(const char *name);
+/* the TCP port of an object-store endpoint ("host", "host:port", "http(s)://host[:port][/…]",
+ * "[v6]:port"): the explicit port, else 443 with TLS and 80 without; NULL endpoint = AWS (443
+ * or 80). -1 when the port is not a number in 1..65535. */
+int fm_sandbox_endpoint_port(const char *endpoint, bool use_ssl);
+/* The last line behind DuckDB's memory_limit, which does not cover every allocation (a string
+ * built by a scalar function — repeat(), string_agg() — lives outside the buffer pool): the
+ * process's data segment (RLIMIT_DATA, soft and hard) is capped at what is mapped now plus
+ * `headroom` bytes, so that such an allocation fails inside DuckDB (an "Out of Memory Error" for
+ * that query) instead of the kernel killing the process. In a build with AddressSanitizer (whose
+ * allocator aborts rather than fail an allocation) nothing is set. *limit = the limit set, 0 when
+ * none; -1 with err when /proc/self/status cannot be read or setrlimit fails. */
+int fm_sandbox_limit_data(unsigned long long headroom, unsigned long long *limit, fm_err *err);
+/* the headroom for engines whose memory_limit values add up to `memory` bytes: twice that plus
+ * 768 MiB (address space reserved, not only touched, counts: glibc reserves 64 MiB per thread
+ * arena); memory 0 (no limit known) = the machine's physical memory */
+unsigned long long fm_sandbox_data_headroom(unsigned long long memory);
 
 /* the read-only paths a DuckDB process needs after start-up (libraries, CA certificates, zoneinfo, /proc/self, the extension dir) */
 void fm_sandbox_default_ro(const char ***paths, size_t *n);

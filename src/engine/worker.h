@@ -37,6 +37,7 @@ typedef struct {
     int slots;          /* serve */
     int threads;        /* 0: DuckDB's default */
     char *memory_limit; /* DuckDB spelling ("…B"), or NULL */
+    char *max_temp_size; /* DuckDB spelling ("…B"), or NULL: the engine's default */
     bool read_only, once, sandbox;
 } fm_worker_config;
 
@@ -51,8 +52,12 @@ int fm_worker_open_engine(const fm_worker_config *cfg, fm_catalog_spec *cs, bool
                           fm_engine **e, fm_err *err);
 /* the table spec parsed into *ts */
 int fm_worker_table_spec(const fm_worker_config *cfg, fm_table_spec *ts, fm_err *err);
-/* Landlock: read-write beneath the state, the metadata file's directory, the data path when local
- * and extra (a materialization destination) when absolute; *sandboxed says whether it applied */
+/* The credentials' environment variables scrubbed and the data segment capped (sandbox.h), then
+ * Landlock: read-write beneath
+ * the state, the metadata file's directory, the data path when local and extra (a
+ * materialization destination) when absolute — for a read-only engine, read-write only beneath
+ * its spill directory and read-only beneath the metadata's directory and the data path; outgoing
+ * TCP only to the object store's and Postgres's ports. *sandboxed says whether it applied */
 int fm_worker_confine(fm_engine *e, const fm_worker_config *cfg, const char *extra, int *sandboxed, fm_err *err);
 
 /* the process exit codes */

@@ -20,7 +20,7 @@ static const char *const job_ops[] = {
 
 void fm_worker_usage(FILE *to) {
     fprintf(to, "usage: featherman worker serve [--catalog-spec FILE] [--listen ADDR:PORT] [--slots N] [--read-only]\n"
-                "                               [--once] [--token-file FILE] [--state DIR] [--memory-limit SIZE] [--threads N]\n"
+                "                               [--once] [--token-file FILE] [--state DIR] [--memory-limit SIZE] [--max-temp-size SIZE] [--threads N]\n"
                 "       featherman worker job init|ddl|materialize|report|drop|destroy [--catalog-spec FILE] [--table-spec FILE]\n"
                 "                               [--state DIR]\n");
 }
@@ -30,7 +30,7 @@ static const struct option worker_opts[] = {
     {"state", required_argument, 0, 's'},        {"listen", required_argument, 0, 'l'},
     {"slots", required_argument, 0, 'n'},        {"read-only", no_argument, 0, 'r'},
     {"once", no_argument, 0, 'o'},               {"token-file", required_argument, 0, 'T'},
-    {"memory-limit", required_argument, 0, 'M'}, {"threads", required_argument, 0, 't'},
+    {"memory-limit", required_argument, 0, 'M'}, {"max-temp-size", required_argument, 0, 'D'}, {"threads", required_argument, 0, 't'},
     {"no-sandbox", no_argument, 0, 'S'},         {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0}};
 
@@ -44,6 +44,7 @@ static int worker_opt(fm_worker_config *cfg, int c, const char *arg, char **argv
     case 'n': return fm_role_opt_slots(arg, &cfg->slots, err);
     case 't': return fm_role_opt_threads(arg, &cfg->threads, err);
     case 'M': return fm_role_opt_memory_limit(arg, &cfg->memory_limit, err);
+    case 'D': return fm_role_opt_max_temp_size(arg, &cfg->max_temp_size, err);
     case 'l': *listen = arg; return 0;
     case 'r': cfg->read_only = true; return 0;
     case 'o': cfg->once = true; return 0;
@@ -98,7 +99,7 @@ int fm_worker_cmd(int argc, char **argv, fm_worker_config *cfg, fm_err *err) {
     const char *listen = NULL;
     int c;
     optind = 0; /* GNU getopt: start over (a test parses several command lines) */
-    while ((c = getopt_long(argc, argv, ":c:b:s:l:n:roT:M:t:Sh", worker_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":c:b:s:l:n:roT:M:D:t:Sh", worker_opts, NULL)) != -1) {
         int rc = worker_opt(cfg, c, optarg, argv, &listen, err);
         if (rc) return rc;
     }
@@ -113,6 +114,7 @@ void fm_worker_config_free(fm_worker_config *cfg) {
     free(cfg->token_file);
     free(cfg->temp_dir);
     free(cfg->memory_limit);
+    free(cfg->max_temp_size);
     memset(cfg, 0, sizeof *cfg);
 }
 

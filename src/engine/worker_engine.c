@@ -73,7 +73,8 @@ int fm_worker_open_engine(const fm_worker_config *cfg, fm_catalog_spec *cs, bool
     } else {
         fm_engine_config ec = {.catalog = cs, .s3_key_id = key, .s3_secret = secret, .pg_password = pgpw,
                                .state_dir = cfg->state, .temp_root = cfg->temp_dir, .read_only = read_only,
-                               .create = create, .memory_limit = cfg->memory_limit, .threads = cfg->threads};
+                               .create = create, .memory_limit = cfg->memory_limit,
+                               .max_temp_size = cfg->max_temp_size, .threads = cfg->threads};
         rc = fm_lake_open(e, &ec, err);
     }
     free(key);
@@ -82,23 +83,51 @@ int fm_worker_open_engine(const fm_worker_config *cfg, fm_catalog_spec *cs, bool
     return rc;
 }
 
+/* every variable a credential may arrive in; after start-up none of them is left */
+static const char *const credential_env[] = {
+    "FEATHERMAN_TOKEN", "FEATHERMAN_S3_ACCESS_KEY_ID", "FEATHERMAN_S3_SECRET_ACCESS_KEY", "FEATHERMAN_PG_PASSWORD",
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PGPASSWORD", NULL};
+
+static void scrub_credentials(void) {
+    for (const char *const *n = credential_env; *n; n++) fm_sandbox_scrub_env(*n);
+}
+
 int fm_worker_confine(fm_engine *e, const fm_worker_config *cfg, const char *extra, int *sandboxed, fm_err *err) {
     *sandboxed = 0;
+    scrub_credentials();
+    unsigned long long lim;
+    if (fm_sandbox_limit_data(fm_sandbox_data_headroom(fm_engine_memory_limit(e)), &lim, err)) return -1;
     if (!cfg->sandbox || getenv("FEATHERMAN_NO_SANDBOX")) return 0;
-    const char *rw[4];
-    size_t nrw = 0;
-    rw[nrw++] = cfg->state;
+    const char *rw[4], *ro_own[2];
+    size_t nrw = 0, nro_own = 0;
+    bool ro_lake = fm_engine_read_only(e);
+    /* a read-only engine writes only where it spills: the metadata's directory and the data are
+     * read-only to it, and so is the rest of the state directory */
+    if (!ro_lake) rw[nrw++] = cfg->state;
+    rw[nrw++] = fm_engine_temp_dir(e);
     const char *meta = fm_engine_metadata_location(e);
     /* the directory, not the file: SQLite and DuckDB create their journal / WAL beside it */
     char *meta_dir = meta[0] == '/' ? fm_dirname(meta) : NULL;
-    if (meta_dir) rw[nrw++] = meta_dir;
     const char *data = fm_engine_data_path(e);
-    if (data[0] == '/') rw[nrw++] = data;
-    if (extra && extra[0] == '/') rw[nrw++] = extra;
-    fm_sandbox_rules rules = {.rw = rw, .nrw = nrw};
-    fm_sandbox_default_ro(&rules.ro, &rules.nro);
+    if (ro_lake) {
+        if (meta_dir) ro_own[nro_own++] = meta_dir;
+        if (data[0] == '/') ro_own[nro_own++] = data;
+    } else {
+        if (meta_dir) rw[nrw++] = meta_dir;
+        if (data[0] == '/') rw[nrw++] = data;
+    }
+    if (extra && extra[0] == '/' && nrw < 4) rw[nrw++] = extra;
+    const char **dro;
+    size_t ndro;
+    fm_sandbox_default_ro(&dro, &ndro);
+    const char **ro = fm_xcalloc(ndro + nro_own, sizeof *ro);
+    memcpy(ro, dro, ndro * sizeof *ro);
+    for (size_t i = 0; i < nro_own; i++) ro[ndro + i] = ro_own[i];
+    fm_sandbox_rules rules = {.rw = rw, .nrw = nrw, .ro = ro, .nro = ndro + nro_own, .restrict_net = true};
+    rules.nports = fm_engine_net_ports(e, &rules.ports);
     int abi = 0;
     int rc = fm_sandbox_apply(&rules, sandboxed, &abi, err);
+    free(ro);
     free(meta_dir);
     if (rc) return -1;
     if (!*sandboxed) fm_warn("this kernel has no Landlock: the process is not confined beyond DuckDB's own settings");

@@ -65,6 +65,13 @@ FM_TEST(role_opt_numbers_and_sizes_are_checked) {
     CHECK(fm_role_opt_memory_limit("lots", &m, &e) == -1 && strstr(e.msg, "\"lots\""));
     CHECK_STR(m, "2000000000B");
     free(m);
+    char *t = NULL;
+    CHECK(fm_role_opt_max_temp_size("10GiB", &t, &e) == 0);
+    CHECK_STR(t, "10737418240B");
+    CHECK(fm_role_opt_max_temp_size("1K", &t, &e) == -1 && strstr(e.msg, "--max-temp-size: expected a size"));
+    CHECK(fm_role_opt_max_temp_size("lots", &t, &e) == -1 && strstr(e.msg, "--max-temp-size") && strstr(e.msg, "\"lots\""));
+    CHECK_STR(t, "10737418240B");
+    free(t);
 }
 
 /* fm_local_cmd on argv; 0/1/-1 as it returns, the message in e */

@@ -315,6 +315,19 @@ const char *fm_engine_data_path(const fm_engine *e) { return e->data_path; }
 const char *fm_engine_metadata_location(const fm_engine *e) { return e->metadata_location; }
 int fm_engine_slots(const fm_engine *e) { return e->nslots; }
 duckdb_connection fm_engine_slot(fm_engine *e, int i) { return e->slots[i]; }
+
+int fm_engine_connect(fm_engine *e, duckdb_connection *out, fm_err *err) {
+    *out = NULL;
+    if (duckdb_connect(e->db, out) == DuckDBError) return fm_fail(err, FM_E_INTERNAL, "cannot open a query connection");
+    fm_buf sql;
+    fm_buf_init(&sql);
+    fm_buf_puts(&sql, "USE ");
+    fm_sql_ident(&sql, e->catalog, "catalog name", NULL);
+    int rc = fm_exec(*out, sql.data, err);
+    fm_buf_free(&sql);
+    if (rc) duckdb_disconnect(out);
+    return rc;
+}
 const fm_sqlguard *fm_engine_guard(const fm_engine *e) { return e->guard; }
 const char *fm_engine_metadata_schema(const fm_engine *e) { return e->metadata_schema; }
 bool fm_engine_read_only(const fm_engine *e) { return e->read_only; }

@@ -28,6 +28,7 @@
 typedef struct {
     fm_engine *engine;
     fm_slots slots;
+    pthread_mutex_t write_mu; /* one writer per catalog at a time (query_run.h) */
 } served_catalog;
 
 struct fm_server {
@@ -230,7 +231,10 @@ static int start_run(fm_http_req *r, query *q, served_catalog *cat, const fm_que
     }
     q->cat = cat;
     q->slot = slot;
-    q->run = fm_run_start(cat->slots.slot[slot].con, fm_engine_guard(cat->engine), req->sql, f, &q->out, &err);
+    fm_run_ctx ctx = {.state = &cat->slots.slot[slot].state, .write_lock = &cat->write_mu};
+    const fm_sqlguard *guard = fm_engine_guard(cat->engine);
+    q->run = fm_run_start_ctx(cat->slots.slot[slot].con, &ctx, guard, fm_sqlguard_scope(guard), req->sql, f, &q->out,
+                              &err);
     if (q->run) return 0;
     if (atomic_load(&cat->slots.slot[slot].state) == FM_SLOT_TIMED_OUT) {
         fm_http_errorf(r, 504, "timeout", "the query ran longer than its time limit of %ld ms and was cancelled", timeout);
@@ -272,6 +276,16 @@ static const fm_http_route ROUTES[] = {
 
 /* ---- life cycle ----------------------------------------------------------------------------- */
 
+/* every request gets a fresh connection (slots.h): connecting plus USE is cheap next to the
+ * risk of one request's session state reaching another client */
+static int slot_connect(void *ud, duckdb_connection *out) {
+    fm_err err;
+    fm_err_clear(&err);
+    if (!fm_engine_connect(ud, out, &err)) return 0;
+    fm_warn("cannot open a query connection for catalog %s: %s", fm_engine_catalog(ud), err.msg);
+    return -1;
+}
+
 fm_server *fm_server_start(const fm_server_config *cfg, fm_engine **engines, size_t n, fm_err *err) {
     if (!cfg->token || !*cfg->token) {
         fm_fail(err, FM_E_INVALID, "a query token is required");
@@ -293,11 +307,18 @@ fm_server *fm_server_start(const fm_server_config *cfg, fm_engine **engines, siz
     s->ncats = n;
     for (size_t i = 0; i < n; i++) {
         s->cats[i].engine = engines[i];
+        pthread_mutex_init(&s->cats[i].write_mu, NULL);
         int k = fm_engine_slots(engines[i]);
         duckdb_connection *cons = fm_xcalloc((size_t)k, sizeof *cons);
-        for (int j = 0; j < k; j++) cons[j] = fm_engine_slot(engines[i], j);
+        int rc = 0;
+        for (int j = 0; j < k && !rc; j++) rc = fm_engine_connect(engines[i], &cons[j], err);
         fm_slots_init(&s->cats[i].slots, cons, k, s->cfg.queue_max, s->cfg.queue_wait_ms);
+        fm_slots_set_connect(&s->cats[i].slots, slot_connect, engines[i]);
         free(cons);
+        if (rc) {
+            fm_server_free(s);
+            return NULL;
+        }
     }
     fm_http_config hc = {.name = "server", .addr = s->cfg.listen_addr, .port = s->cfg.port, .routes = ROUTES,
                          .nroutes = sizeof ROUTES / sizeof ROUTES[0], .ud = s, .auth = token_ok,
@@ -342,7 +363,11 @@ int fm_server_run(fm_server *s) {
 void fm_server_free(fm_server *s) {
     if (!s) return;
     fm_http_stop(s->http);
-    for (size_t i = 0; i < s->ncats; i++) fm_slots_destroy(&s->cats[i].slots);
+    for (size_t i = 0; i < s->ncats; i++) {
+        if (!s->cats[i].engine) continue; /* start failed before this catalog was set up */
+        fm_slots_destroy(&s->cats[i].slots);
+        pthread_mutex_destroy(&s->cats[i].write_mu);
+    }
     free(s->cats);
     free(s);
 }

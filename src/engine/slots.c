@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/log.h"
 #include "base/xalloc.h"
 
 struct fm_waiter {
@@ -23,6 +24,16 @@ void fm_slots_init(fm_slots *s, duckdb_connection *cons, int n, int queue_max, l
     s->queue_max = queue_max;
     s->queue_wait_ms = queue_wait_ms;
     s->idle_since_ms = fm_wall_ms();
+}
+
+void fm_slots_set_connect(fm_slots *s, fm_slots_connect_fn connect, void *ud) {
+    s->connect = connect;
+    s->connect_ud = ud;
+}
+
+int fm_slot_begin_commit(atomic_int *state) {
+    int expected = FM_SLOT_RUNNING;
+    return atomic_compare_exchange_strong(state, &expected, FM_SLOT_COMMITTING) ? 0 : -1;
 }
 
 static void take(fm_slots *s, int i, int64_t deadline_ms, int client_fd) {
@@ -86,9 +97,38 @@ int fm_slots_acquire(fm_slots *s, int64_t deadline_ms, int client_fd, fm_err *er
     return got;
 }
 
-void fm_slots_release(fm_slots *s, int i) {
+/* the request's connection goes, a fresh one comes; the watchdog never touches a slot in
+ * FM_SLOT_RELEASED, so the old connection can be closed outside the lock */
+static int renew(fm_slots *s, fm_slot *sl) {
     pthread_mutex_lock(&s->mu);
+    atomic_store(&sl->state, FM_SLOT_RELEASED);
+    duckdb_connection old = sl->con;
+    sl->con = NULL;
+    pthread_mutex_unlock(&s->mu);
+    if (old) duckdb_disconnect(&old);
+    duckdb_connection fresh = NULL;
+    int rc = s->connect(s->connect_ud, &fresh);
+    pthread_mutex_lock(&s->mu);
+    sl->con = rc ? NULL : fresh;
+    return rc;
+}
+
+void fm_slots_release(fm_slots *s, int i) {
     fm_slot *sl = &s->slot[i];
+    if (s->connect) {
+        if (renew(s, sl)) { /* locked: this slot stays busy, out of service */
+            s->served++;
+            s->nbroken++;
+            sl->client_fd = -1;
+            sl->deadline_ms = 0;
+            fm_error("query slot %d is out of service: no fresh connection could be opened (%d of %d slots left)", i,
+                     s->n - s->nbroken, s->n);
+            pthread_mutex_unlock(&s->mu);
+            return;
+        }
+    } else {
+        pthread_mutex_lock(&s->mu);
+    }
     s->served++;
     sl->client_fd = -1;
     sl->deadline_ms = 0;
@@ -111,24 +151,26 @@ void fm_slots_watch(fm_slots *s, int64_t now_ms) {
     pthread_mutex_lock(&s->mu);
     for (int i = 0; i < s->n; i++) {
         fm_slot *sl = &s->slot[i];
-        if (!sl->busy || atomic_load(&sl->state) != FM_SLOT_RUNNING) continue;
+        if (!sl->busy || !sl->con || atomic_load(&sl->state) != FM_SLOT_RUNNING) continue;
+        int expected = FM_SLOT_RUNNING;
         if (sl->deadline_ms && now_ms > sl->deadline_ms) {
-            atomic_store(&sl->state, FM_SLOT_TIMED_OUT);
-            duckdb_interrupt(sl->con);
+            if (atomic_compare_exchange_strong(&sl->state, &expected, FM_SLOT_TIMED_OUT)) duckdb_interrupt(sl->con);
             continue;
         }
         if (sl->client_fd >= 0) {
             struct pollfd p = {.fd = sl->client_fd, .events = POLLRDHUP};
-            if (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))) {
-                atomic_store(&sl->state, FM_SLOT_CANCELLED);
+            if (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) &&
+                atomic_compare_exchange_strong(&sl->state, &expected, FM_SLOT_CANCELLED))
                 duckdb_interrupt(sl->con);
-            }
         }
     }
     pthread_mutex_unlock(&s->mu);
 }
 
 void fm_slots_destroy(fm_slots *s) {
+    if (s->connect)
+        for (int i = 0; i < s->n; i++)
+            if (s->slot[i].con) duckdb_disconnect(&s->slot[i].con);
     free(s->slot);
     pthread_mutex_destroy(&s->mu);
     memset(s, 0, sizeof *s);

@@ -63,9 +63,10 @@ fm_run *fm_run_start_scoped(duckdb_connection con, const fm_sqlguard *guard, fm_
 }
 
 /* a plain read (SELECT, or EXPLAIN of one) may stream; anything else is a write */
-static int is_write(duckdb_extracted_statements stmts, idx_t i) {
+static int is_write(duckdb_extracted_statements stmts, idx_t i, duckdb_statement_type *type) {
     fm_sqlstmt *d = fm_sqlparse_describe(stmts, i);
     int w = !d || d->inner != DUCKDB_STATEMENT_TYPE_SELECT;
+    *type = d ? d->type : DUCKDB_STATEMENT_TYPE_INVALID;
     fm_sqlstmt_free(d);
     return w;
 }
@@ -113,7 +114,8 @@ fm_run *fm_run_start_ctx(duckdb_connection con, const fm_run_ctx *ctx, const fm_
     fm_run *r = fm_xcalloc(1, sizeof *r);
     r->con = con;
     r->multi = n > 1;
-    for (idx_t i = 0; i < n && !r->write; i++) r->write = is_write(stmts, i);
+    duckdb_statement_type type = DUCKDB_STATEMENT_TYPE_INVALID;
+    for (idx_t i = 0; i < n; i++) r->write |= is_write(stmts, i, &type);
     /* taken before the transaction begins, so a writer's snapshot is never older than the last
      * commit of another writer of this process */
     if (r->write && ctx && ctx->write_lock) {
@@ -124,7 +126,7 @@ fm_run *fm_run_start_ctx(duckdb_connection con, const fm_run_ctx *ctx, const fm_
     /* One statement runs in an explicit transaction: in auto-commit mode DuckDB's prepare and
      * execute would each be a transaction of their own, and each reads the DuckLake metadata
      * (about 2 ms per query against a SQLite catalog). */
-    if (n == 1) {
+    if (n == 1 && type != DUCKDB_STATEMENT_TYPE_TRANSACTION) { /* a lone BEGIN/COMMIT/ROLLBACK runs bare */
         duckdb_result tr;
         r->txn = duckdb_query(con, "BEGIN TRANSACTION", &tr) == DuckDBSuccess;
         duckdb_destroy_result(&tr);
@@ -197,7 +199,8 @@ fm_run *fm_run_start_ctx(duckdb_connection con, const fm_run_ctx *ctx, const fm_
             }
             duckdb_destroy_result(&cr);
         } else {
-            /* several statements committed one by one; what they left open is rolled back now,
+            /* several statements (or a lone BEGIN/COMMIT/ROLLBACK) committed one by one; what
+             * they left open is rolled back now,
              * not after the response, so the write lock is not held while the client reads */
             if (ctx && ctx->state) fm_slot_begin_commit(ctx->state);
             rollback(r);

@@ -176,6 +176,15 @@ static int attach(fm_engine *e, const fm_engine_config *cfg, fm_err *err) {
         fm_buf_puts(&sql, ", METADATA_SCHEMA ");
         rc |= fm_sql_literal(&sql, c->pg.schema, err);
     }
+    /* SQLite metadata: in WAL mode a reader never blocks the one writer (in rollback-journal
+     * mode a reader's lock makes the writer's COMMIT fail at once with "database is locked",
+     * without waiting: SQLite refuses to wait where waiting could deadlock); the busy timeout
+     * covers the short waits that remain (a checkpoint, another process on the same file).
+     * Writers of this process are serialized by the query server. */
+    if (!strcmp(c->metadata_type, "sqlite")) {
+        fm_buf_puts(&sql, ", META_BUSY_TIMEOUT 10000");
+        if (!cfg->read_only) fm_buf_puts(&sql, ", META_JOURNAL_MODE 'WAL'");
+    }
     if (c->encryption) fm_buf_puts(&sql, ", ENCRYPTED");
     if (cfg->read_only) fm_buf_puts(&sql, ", READ_ONLY");
     if (!cfg->create) fm_buf_puts(&sql, ", CREATE_IF_NOT_EXISTS false");

@@ -37,6 +37,8 @@ struct fm_server {
     served_catalog *cats;
     size_t ncats;
     fm_http_token token;
+    char **failed_names, **failed_causes; /* catalogs that could not be opened */
+    size_t nfailed;
     int64_t started_ms;
     atomic_int once_done;
 };
@@ -125,8 +127,17 @@ static void render_status(fm_server *s, fm_buf *b) {
 
 static void on_readyz(fm_http_req *r, void *ud) {
     fm_server *s = ud;
-    if (fm_http_draining(s->http)) fm_http_respond(r, 503, "text/plain", "draining\n", 9);
-    else fm_http_respond(r, 200, "text/plain", "ready\n", 6);
+    if (fm_http_draining(s->http)) {
+        fm_http_respond(r, 503, "text/plain", "draining\n", 9);
+        return;
+    }
+    fm_buf b;
+    fm_buf_init(&b);
+    fm_buf_puts(&b, "ready\n");
+    for (size_t i = 0; i < s->nfailed; i++)
+        fm_buf_printf(&b, "catalog %s unavailable: %s\n", s->failed_names[i], s->failed_causes[i]);
+    fm_http_respond(r, 200, "text/plain", b.data, b.len);
+    fm_buf_free(&b);
 }
 
 static void on_metrics(fm_http_req *r, void *ud) {
@@ -211,7 +222,7 @@ static void query_done(void *ud, fm_http_req *r, int completed) {
 }
 
 static served_catalog *find_catalog(fm_server *s, const char *name) {
-    if (!name) return s->ncats == 1 ? &s->cats[0] : NULL;
+    if (!name) return s->ncats == 1 && !s->nfailed ? &s->cats[0] : NULL;
     for (size_t i = 0; i < s->ncats; i++)
         if (!strcmp(fm_engine_catalog(s->cats[i].engine), name)) return &s->cats[i];
     return NULL;
@@ -257,10 +268,16 @@ static void on_query(fm_http_req *r, void *ud) {
     fm_format f;
     if (fm_query_request_read(r, &req, &f)) return;
     served_catalog *cat = find_catalog(s, req.catalog);
-    if (!cat && req.catalog)
+    const char *cause = NULL;
+    for (size_t i = 0; !cat && req.catalog && i < s->nfailed; i++)
+        if (!strcmp(s->failed_names[i], req.catalog)) cause = s->failed_causes[i];
+    if (cause)
+        fm_http_errorf(r, 503, "unavailable", "catalog \"%.200s\" is unavailable: it could not be opened at start: %.700s",
+                       req.catalog, cause);
+    else if (!cat && req.catalog)
         fm_http_errorf(r, 404, "not_found", "unknown catalog \"%.200s\"", req.catalog);
     else if (!cat)
-        fm_http_errorf(r, 400, "invalid", "\"catalog\" is required: this server serves %zu catalogs", s->ncats);
+        fm_http_errorf(r, 400, "invalid", "\"catalog\" is required: this server serves %zu catalogs", s->ncats + s->nfailed);
     else if (!start_run(r, q, cat, &req, f))
         fm_http_stream(r, 200, fm_format_content_type(f), read_result, q);
     fm_query_request_free(&req);
@@ -303,6 +320,14 @@ fm_server *fm_server_start(const fm_server_config *cfg, fm_engine **engines, siz
     fm_http_token_set(&s->token, cfg->token, strlen(cfg->token));
     s->cfg.token = NULL; /* not kept: only its hash is needed */
     s->started_ms = fm_wall_ms();
+    s->nfailed = cfg->nfailed;
+    s->failed_names = fm_xcalloc(cfg->nfailed + 1, sizeof *s->failed_names);
+    s->failed_causes = fm_xcalloc(cfg->nfailed + 1, sizeof *s->failed_causes);
+    for (size_t i = 0; i < cfg->nfailed; i++) {
+        s->failed_names[i] = fm_xstrdup(cfg->failed_catalogs[i]);
+        s->failed_causes[i] = fm_xstrdup(cfg->failed_causes[i]);
+    }
+    s->cfg.failed_catalogs = s->cfg.failed_causes = NULL;
     s->cats = fm_xcalloc(n, sizeof *s->cats);
     s->ncats = n;
     for (size_t i = 0; i < n; i++) {
@@ -369,5 +394,8 @@ void fm_server_free(fm_server *s) {
         pthread_mutex_destroy(&s->cats[i].write_mu);
     }
     free(s->cats);
+    for (size_t i = 0; i < s->nfailed; i++) free(s->failed_names[i]), free(s->failed_causes[i]);
+    free(s->failed_names);
+    free(s->failed_causes);
     free(s);
 }

@@ -89,3 +89,50 @@ def test_transaction_statements_alone_answer_cleanly_and_leave_nothing_open(srv,
     r = srv.query("BEGIN TRANSACTION; SELECT 1 AS one")
     assert r.status_code == 200, r.text
     assert count(srv) == before + (1 if "VALUES (5); COMMIT" in sql else 0)
+
+
+TWO_CATALOGS = """
+apiVersion: ducklake.featherman.dev/v1alpha1
+kind: DuckLakeCatalog
+metadata: {name: good}
+spec:
+  metadata: {type: sqlite}
+---
+apiVersion: ducklake.featherman.dev/v1alpha1
+kind: DuckLakeCatalog
+metadata: {name: bad}
+spec:
+  metadata: {type: sqlite}
+"""
+
+
+def test_a_broken_catalog_at_start_is_reported_and_the_others_serve():
+    import os
+    import tempfile
+
+    import requests
+
+    state = tempfile.mkdtemp(prefix="fm-broken-")
+    srv = start_local(TWO_CATALOGS, state=state, args=["--no-sandbox"])
+    try:
+        assert srv.query("CREATE TABLE t AS SELECT 1 AS x", catalog="good").status_code == 200
+    finally:
+        srv.stop()
+    with open(os.path.join(state, "state", "bad", "metadata.sqlite"), "wb") as f:
+        f.write(b"this is not a database, just thirty-odd bytes\n")
+    srv = start_local(TWO_CATALOGS, state=state, args=["--no-sandbox"])
+    try:
+        assert srv.rows("SELECT x FROM t", catalog="good") == [{"x": 1}]
+        r = srv.query("SELECT 1", catalog="bad")
+        assert r.status_code == 503, r.text
+        msg = r.json()["error"]["message"]
+        assert 'catalog "bad" is unavailable' in msg and "not a database" in msg, msg
+        ready = requests.get(srv.url + "/readyz", timeout=10)
+        assert ready.status_code == 200
+        assert "catalog bad unavailable:" in ready.text and "good" not in ready.text, ready.text
+        # a request naming no catalog is not silently sent to the one that works
+        r = srv.query("SELECT 1")
+        assert r.status_code == 400 and "2 catalogs" in r.text, r.text
+    finally:
+        logs = srv.stop()
+    assert "catalog bad" in logs and "the other catalogs are served" in logs

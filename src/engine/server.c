@@ -206,13 +206,16 @@ static ssize_t read_result(void *ud, char *buf, size_t max) {
 /* the end of a query request, however it ended: the run, the slot, the metrics */
 static void query_done(void *ud, fm_http_req *r, int completed) {
     query *q = ud;
+    /* the connection is kept only after a plain read that ended cleanly (slots.h) */
+    int renew = !(completed && !q->failed && fm_run_clean_read(q->run) && q->slot >= 0 &&
+                  atomic_load(&q->cat->slots.slot[q->slot].state) == FM_SLOT_RUNNING);
     if (q->run) {
         fm_metrics_streamed(fm_run_rows(q->run), 0);
         if (q->failed) fm_metrics_error(FM_STAGE_MID_STREAM);
         else if (!completed) fm_metrics_error(FM_STAGE_CANCELLED);
         fm_run_free(q->run);
     }
-    if (q->slot >= 0) fm_slots_release(&q->cat->slots, q->slot);
+    if (q->slot >= 0) fm_slots_release(&q->cat->slots, q->slot, renew);
     int status = fm_http_req_status(r);
     if (status)
         fm_debug("query %s: status %d in %.3f s", q->id, status, (double)(fm_now_ms() - fm_http_req_start_ms(r)) / 1000.0);

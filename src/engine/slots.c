@@ -113,9 +113,9 @@ static int renew(fm_slots *s, fm_slot *sl) {
     return rc;
 }
 
-void fm_slots_release(fm_slots *s, int i) {
+void fm_slots_release(fm_slots *s, int i, int renew_con) {
     fm_slot *sl = &s->slot[i];
-    if (s->connect) {
+    if (s->connect && renew_con) {
         if (renew(s, sl)) { /* locked: this slot stays busy, out of service */
             s->served++;
             s->nbroken++;

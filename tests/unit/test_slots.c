@@ -50,7 +50,7 @@ FM_TEST(slots_release_gives_the_next_request_a_fresh_connection) {
     CHECK(ok(first, "CREATE TEMP TABLE leftover AS SELECT 1 AS x"));
     CHECK(ok(first, "SET VARIABLE v = 42"));
     CHECK(ok(first, "BEGIN TRANSACTION"));
-    fm_slots_release(&s, i);
+    fm_slots_release(&s, i, 1);
     i = fm_slots_acquire(&s, 0, -1, &err);
     CHECK(i == 0);
     CHECK(s.slot[0].con != NULL);
@@ -60,8 +60,13 @@ FM_TEST(slots_release_gives_the_next_request_a_fresh_connection) {
     CHECK(duckdb_query(s.slot[0].con, "SELECT getvariable('v') IS NULL", &r) == DuckDBSuccess);
     CHECK(duckdb_value_boolean(&r, 0, 0));
     duckdb_destroy_result(&r);
-    fm_slots_release(&s, i);
+    fm_slots_release(&s, i, 1);
     CHECK(f.calls == 3);
+    /* a clean read keeps its connection */
+    i = fm_slots_acquire(&s, 0, -1, &err);
+    duckdb_connection kept = s.slot[i].con;
+    fm_slots_release(&s, i, 0);
+    CHECK(s.slot[i].con == kept && f.calls == 3);
     fm_slots_destroy(&s);
     duckdb_close(&f.db);
 }
@@ -74,7 +79,7 @@ FM_TEST(slots_a_slot_without_a_fresh_connection_leaves_service) {
     fm_err_clear(&err);
     int i = fm_slots_acquire(&s, 0, -1, &err);
     f.fail = 1;
-    fm_slots_release(&s, i);
+    fm_slots_release(&s, i, 1);
     CHECK(s.nbroken == 1);
     CHECK(s.slot[i].con == NULL);
     f.fail = 0;
@@ -83,7 +88,7 @@ FM_TEST(slots_a_slot_without_a_fresh_connection_leaves_service) {
     fm_err_clear(&err);
     CHECK(fm_slots_acquire(&s, 0, -1, &err) < 0); /* the broken one is never handed out */
     CHECK(err.code == FM_E_BUSY);
-    fm_slots_release(&s, j);
+    fm_slots_release(&s, j, 1);
     fm_slots_destroy(&s);
     duckdb_close(&f.db);
 }
@@ -99,13 +104,13 @@ FM_TEST(slots_commit_and_the_watchdog_never_both_win) {
     CHECK(fm_slot_begin_commit(&s.slot[i].state) == 0);
     fm_slots_watch(&s, 1000);
     CHECK(atomic_load(&s.slot[i].state) == FM_SLOT_COMMITTING);
-    fm_slots_release(&s, i);
+    fm_slots_release(&s, i, 1);
     /* the watchdog came first: the run must not commit */
     i = fm_slots_acquire(&s, 1, -1, &err);
     fm_slots_watch(&s, 1000);
     CHECK(atomic_load(&s.slot[i].state) == FM_SLOT_TIMED_OUT);
     CHECK(fm_slot_begin_commit(&s.slot[i].state) == -1);
-    fm_slots_release(&s, i);
+    fm_slots_release(&s, i, 1);
     fm_slots_destroy(&s);
     duckdb_close(&f.db);
 }

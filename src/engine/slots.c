@@ -45,7 +45,7 @@ static void take(fm_slots *s, int i, int64_t deadline_ms, int client_fd) {
     s->nbusy++;
 }
 
-int fm_slots_acquire(fm_slots *s, int64_t deadline_ms, int client_fd, fm_err *err) {
+static int acquire_slot(fm_slots *s, int64_t deadline_ms, int client_fd, fm_err *err) {
     pthread_mutex_lock(&s->mu);
     if (!s->head)
         for (int i = 0; i < s->n; i++)
@@ -97,10 +97,19 @@ int fm_slots_acquire(fm_slots *s, int64_t deadline_ms, int client_fd, fm_err *er
     return got;
 }
 
-/* the request's connection goes, a fresh one comes; the watchdog never touches a slot in
- * FM_SLOT_RELEASED, so the old connection can be closed outside the lock */
-static int renew(fm_slots *s, fm_slot *sl) {
+/* A stale slot's connection goes and a fresh one comes before the slot serves: done by the
+ * request that takes the slot, so a release never keeps a slot busy (a worker without a queue
+ * would answer 409 meanwhile). The watchdog never touches a slot in FM_SLOT_RELEASED, so the old
+ * connection can be closed outside the lock. */
+int fm_slots_acquire(fm_slots *s, int64_t deadline_ms, int client_fd, fm_err *err) {
+    int i = acquire_slot(s, deadline_ms, client_fd, err);
+    if (i < 0) return i;
+    fm_slot *sl = &s->slot[i];
     pthread_mutex_lock(&s->mu);
+    if (!sl->stale) {
+        pthread_mutex_unlock(&s->mu);
+        return i;
+    }
     atomic_store(&sl->state, FM_SLOT_RELEASED);
     duckdb_connection old = sl->con;
     sl->con = NULL;
@@ -109,26 +118,28 @@ static int renew(fm_slots *s, fm_slot *sl) {
     duckdb_connection fresh = NULL;
     int rc = s->connect(s->connect_ud, &fresh);
     pthread_mutex_lock(&s->mu);
-    sl->con = rc ? NULL : fresh;
-    return rc;
+    if (!rc) {
+        sl->con = fresh;
+        sl->stale = 0;
+        atomic_store(&sl->state, FM_SLOT_RUNNING);
+        pthread_mutex_unlock(&s->mu);
+        return i;
+    }
+    /* this slot stays busy, out of service */
+    s->nbroken++;
+    sl->client_fd = -1;
+    sl->deadline_ms = 0;
+    int left = s->n - s->nbroken;
+    pthread_mutex_unlock(&s->mu);
+    fm_error("query slot %d is out of service: no fresh connection could be opened (%d of %d slots left)", i, left,
+             s->n);
+    return fm_fail(err, FM_E_UNAVAILABLE, "no fresh query connection could be opened");
 }
 
 void fm_slots_release(fm_slots *s, int i, int renew_con) {
     fm_slot *sl = &s->slot[i];
-    if (s->connect && renew_con) {
-        if (renew(s, sl)) { /* locked: this slot stays busy, out of service */
-            s->served++;
-            s->nbroken++;
-            sl->client_fd = -1;
-            sl->deadline_ms = 0;
-            fm_error("query slot %d is out of service: no fresh connection could be opened (%d of %d slots left)", i,
-                     s->n - s->nbroken, s->n);
-            pthread_mutex_unlock(&s->mu);
-            return;
-        }
-    } else {
-        pthread_mutex_lock(&s->mu);
-    }
+    pthread_mutex_lock(&s->mu);
+    if (s->connect && renew_con) sl->stale = 1;
     s->served++;
     sl->client_fd = -1;
     sl->deadline_ms = 0;

@@ -10,10 +10,11 @@
  * compare-and-swap; a run that is about to COMMIT does the same swap to FM_SLOT_COMMITTING, so
  * exactly one of the two wins: a COMMIT or ROLLBACK is never interrupted, and a run that lost
  * the race does not commit.
- * A clean connection per request: with a connect function, fm_slots_release(..., renew = 1)
- * disconnects the request's connection (DuckDB rolls back whatever it left open and drops its
- * temp objects, macros, variables, prepared statements, settings and search path) and opens a
- * fresh one before the slot serves again; a connection whose state after a failure is unknown
+ * A clean connection per request: with a connect function, after fm_slots_release(..., renew =
+ * 1) the next fm_slots_acquire of that slot disconnects the old connection (DuckDB rolls back
+ * whatever it left open and drops its temp objects, macros, variables, prepared statements,
+ * settings and search path) and opens a fresh one before the slot serves again (the taker pays
+ * for it, so a release never holds a slot busy); a connection whose state after a failure is unknown
  * (an aborted transaction, an interrupted COMMIT) is therefore never reused. The server renews
  * after every request except one that only ran plain reads (SELECT) to a clean end: the
  * authorizer admits no statement that changes session state, and a fresh connection is not
@@ -21,7 +22,7 @@
  * to 9-13 ms p50 with a fresh connection per request (the first transaction of a new connection
  * reloads DuckLake's catalog; USE alone costs about 2 ms), while a small lake aggregate moved
  * from 24 to 27 ms. A slot whose fresh connection cannot be opened stays out of service
- * (counted in nbroken) and is logged. */
+ * (counted in nbroken) and is logged; the acquire that found it so fails with FM_E_UNAVAILABLE. */
 #ifndef FM_SLOTS_H
 #define FM_SLOTS_H
 #include <duckdb.h>
@@ -49,6 +50,7 @@ typedef struct {
     int64_t deadline_ms; /* monotonic; 0 = none */
     int client_fd;       /* -1 = unknown */
     atomic_int state;    /* FM_SLOT_* */
+    int stale;           /* its connection is replaced before it serves again */
 } fm_slot;
 
 typedef struct fm_waiter fm_waiter;

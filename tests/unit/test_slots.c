@@ -61,12 +61,15 @@ FM_TEST(slots_release_gives_the_next_request_a_fresh_connection) {
     CHECK(duckdb_value_boolean(&r, 0, 0));
     duckdb_destroy_result(&r);
     fm_slots_release(&s, i, 1);
-    CHECK(f.calls == 3);
+    CHECK(f.calls == 2); /* renewed when next taken */
     /* a clean read keeps its connection */
     i = fm_slots_acquire(&s, 0, -1, &err);
     duckdb_connection kept = s.slot[i].con;
     fm_slots_release(&s, i, 0);
     CHECK(s.slot[i].con == kept && f.calls == 3);
+    i = fm_slots_acquire(&s, 0, -1, &err);
+    CHECK(s.slot[i].con == kept && f.calls == 3);
+    fm_slots_release(&s, i, 0);
     fm_slots_destroy(&s);
     duckdb_close(&f.db);
 }
@@ -80,6 +83,9 @@ FM_TEST(slots_a_slot_without_a_fresh_connection_leaves_service) {
     int i = fm_slots_acquire(&s, 0, -1, &err);
     f.fail = 1;
     fm_slots_release(&s, i, 1);
+    fm_err_clear(&err);
+    CHECK(fm_slots_acquire(&s, 0, -1, &err) < 0); /* the first free slot is i: it cannot be renewed */
+    CHECK(err.code == FM_E_UNAVAILABLE);
     CHECK(s.nbroken == 1);
     CHECK(s.slot[i].con == NULL);
     f.fail = 0;

@@ -206,6 +206,15 @@ static int attach(fm_engine *e, const fm_engine_config *cfg, fm_err *err) {
         fm_buf_puts(&sql, ", METADATA_SCHEMA ");
         rc |= fm_sql_literal(&sql, c->pg.schema, err);
     }
+    /* SQLite metadata: in WAL mode a reader never blocks the one writer (in rollback-journal
+     * mode a reader's lock makes the writer's COMMIT fail at once with "database is locked",
+     * without waiting: SQLite refuses to wait where waiting could deadlock); the busy timeout
+     * covers the short waits that remain (a checkpoint, another process on the same file).
+     * Writers of this process are serialized by the query server. */
+    if (!strcmp(c->metadata_type, "sqlite")) {
+        fm_buf_puts(&sql, ", META_BUSY_TIMEOUT 10000");
+        if (!cfg->read_only) fm_buf_puts(&sql, ", META_JOURNAL_MODE 'WAL'");
+    }
     if (c->encryption) fm_buf_puts(&sql, ", ENCRYPTED");
     if (cfg->read_only) fm_buf_puts(&sql, ", READ_ONLY");
     if (!cfg->create) fm_buf_puts(&sql, ", CREATE_IF_NOT_EXISTS false");
@@ -364,6 +373,19 @@ const char *fm_engine_data_path(const fm_engine *e) { return e->data_path; }
 const char *fm_engine_metadata_location(const fm_engine *e) { return e->metadata_location; }
 int fm_engine_slots(const fm_engine *e) { return e->nslots; }
 duckdb_connection fm_engine_slot(fm_engine *e, int i) { return e->slots[i]; }
+
+int fm_engine_connect(fm_engine *e, duckdb_connection *out, fm_err *err) {
+    *out = NULL;
+    if (duckdb_connect(e->db, out) == DuckDBError) return fm_fail(err, FM_E_INTERNAL, "cannot open a query connection");
+    fm_buf sql;
+    fm_buf_init(&sql);
+    fm_buf_puts(&sql, "USE ");
+    fm_sql_ident(&sql, e->catalog, "catalog name", NULL);
+    int rc = fm_exec(*out, sql.data, err);
+    fm_buf_free(&sql);
+    if (rc) duckdb_disconnect(out);
+    return rc;
+}
 const fm_sqlguard *fm_engine_guard(const fm_engine *e) { return e->guard; }
 const char *fm_engine_metadata_schema(const fm_engine *e) { return e->metadata_schema; }
 bool fm_engine_read_only(const fm_engine *e) { return e->read_only; }

@@ -49,6 +49,10 @@ const char *fm_engine_metadata_schema(const fm_engine *e);   /* Postgres METADAT
 int fm_engine_lockdown(fm_engine *e, int slots, const char *const *extra_allowed, size_t nextra, fm_err *err);
 int fm_engine_slots(const fm_engine *e);
 duckdb_connection fm_engine_slot(fm_engine *e, int i);
+/* a new connection like a slot's (after fm_engine_lockdown: the lake is its default catalog),
+ * owned by the caller: the query server opens one per request so nothing a request leaves
+ * (temp objects, variables, search path, an open transaction) reaches the next */
+int fm_engine_connect(fm_engine *e, duckdb_connection *out, fm_err *err);
 const fm_sqlguard *fm_engine_guard(const fm_engine *e);
 bool fm_engine_read_only(const fm_engine *e);
 const char *fm_engine_temp_dir(const fm_engine *e);

@@ -1,7 +1,9 @@
 /* `featherman local`, once its options and manifests are checked (local.h): every catalog created
  * or updated idempotently with its tables, each engine locked down (a pool's catalog read-only if
  * the pool says so), the process confined (sandbox.h) and the query API served until SIGTERM. A
- * catalog that cannot be opened stops the start with its name and manifest file. */
+ * catalog that cannot be opened (unreachable store, corrupt metadata, a refused spec) is logged
+ * with its name, manifest file and cause, and answers 503 with them while the other catalogs
+ * serve; when none can be opened the start fails. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +25,12 @@
 typedef struct {
     const fm_local_config *cfg;
     fm_local_plan plan;
-    fm_engine **engines; /* one per plan.cats[i] */
+    fm_engine **engines; /* one per plan.cats[i]; NULL for one that could not be opened */
+    fm_engine **open;    /* the opened ones, in order */
+    size_t nopen;
+    const char **failed_names;
+    char **failed_causes;
+    size_t nfailed;
     char *token;
     int sandboxed;
     char default_memory[32]; /* each engine's memory_limit when --memory-limit is not given */
@@ -174,7 +181,8 @@ static void scrub_credentials(const local_run *r) {
 static int confine(local_run *r, fm_err *err) {
     scrub_credentials(r);
     unsigned long long memory = 0, lim = 0;
-    for (size_t i = 0; i < r->plan.ncats; i++) memory += fm_engine_memory_limit(r->engines[i]);
+    for (size_t i = 0; i < r->plan.ncats; i++)
+        if (r->engines[i]) memory += fm_engine_memory_limit(r->engines[i]);
     if (fm_sandbox_limit_data(fm_sandbox_data_headroom(memory), &lim, err)) return -1;
     if (!r->cfg->sandbox || getenv("FEATHERMAN_NO_SANDBOX")) return 0;
     size_t n = r->plan.ncats;
@@ -190,6 +198,7 @@ static int confine(local_run *r, fm_err *err) {
     size_t nrw = 0, nowned = 0, nports = 0;
     for (size_t i = 0; i < n; i++) {
         fm_engine *e = r->engines[i];
+        if (!e) continue; /* could not be opened: nothing of it is served */
         bool ro_lake = fm_engine_read_only(e);
         owned[nowned] = fm_xasprintf("%s/%s", r->cfg->state, r->plan.cats[i].spec.name);
         if (ro_lake) ro[nro++] = owned[nowned++];
@@ -248,15 +257,33 @@ static int start(local_run *r, fm_err *err) {
                                    : 0;
     if (share < FM_ROLE_MIN_MEMORY) share = FM_ROLE_MIN_MEMORY;
     snprintf(r->default_memory, sizeof r->default_memory, "%lluB", share);
-    r->engines = fm_xcalloc(r->plan.ncats + 1, sizeof *r->engines);
-    for (size_t i = 0; i < r->plan.ncats; i++) {
+    size_t n = r->plan.ncats;
+    r->engines = fm_xcalloc(n + 1, sizeof *r->engines);
+    r->open = fm_xcalloc(n + 1, sizeof *r->open);
+    r->failed_names = fm_xcalloc(n + 1, sizeof *r->failed_names);
+    r->failed_causes = fm_xcalloc(n + 1, sizeof *r->failed_causes);
+    fm_err first;
+    fm_err_clear(&first);
+    for (size_t i = 0; i < n; i++) {
         fm_err_clear(err);
-        if (open_catalog(r, i, err)) {
-            char m[sizeof err->msg];
-            snprintf(m, sizeof m, "%s", err->msg);
-            return fm_fail(err, err->code, "catalog %s (%s): %s", r->plan.cats[i].spec.name, r->plan.cats[i].origin, m);
+        if (!open_catalog(r, i, err)) {
+            r->open[r->nopen++] = r->engines[i];
+            continue;
         }
+        fm_engine_close(r->engines[i]);
+        r->engines[i] = NULL;
+        char m[sizeof err->msg];
+        snprintf(m, sizeof m, "%s", err->msg);
+        fm_fail(err, err->code, "catalog %s (%s): %s", r->plan.cats[i].spec.name, r->plan.cats[i].origin, m);
+        if (!r->nfailed) first = *err;
+        r->failed_names[r->nfailed] = r->plan.cats[i].spec.name;
+        r->failed_causes[r->nfailed++] = fm_xstrdup(err->msg);
     }
+    if (!r->nopen) {
+        *err = first;
+        return -1;
+    }
+    for (size_t i = 0; i < r->nfailed; i++) fm_error("%s; the other catalogs are served", r->failed_causes[i]);
     r->token = r->cfg->token_file ? token_from_file(r->cfg->token_file, err) : make_token(r->cfg->state, err);
     if (!r->token) return -1;
     return confine(r, err);
@@ -275,7 +302,10 @@ int fm_local_run(const fm_local_config *cfg) {
         goto out;
     }
     fm_server_config sc = server_config(&r);
-    srv = fm_server_start(&sc, r.engines, r.plan.ncats, &err);
+    sc.failed_catalogs = r.failed_names;
+    sc.failed_causes = (const char *const *)r.failed_causes;
+    sc.nfailed = r.nfailed;
+    srv = fm_server_start(&sc, r.open, r.nopen, &err);
     if (!srv) fm_error("%s", err.msg);
     else rc = fm_server_run(srv);
 out:
@@ -287,6 +317,10 @@ out:
     for (size_t i = 0; r.engines && i < r.plan.ncats; i++)
         if (r.engines[i]) fm_engine_close(r.engines[i]);
     free(r.engines);
+    free(r.open);
+    for (size_t i = 0; i < r.nfailed; i++) free(r.failed_causes[i]);
+    free(r.failed_causes);
+    free(r.failed_names);
     fm_local_plan_free(&r.plan);
     return rc;
 }

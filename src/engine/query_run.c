@@ -4,11 +4,15 @@
 #include <string.h>
 
 #include "base/xalloc.h"
+#include "engine/slots.h"
+#include "engine/sqlparse.h"
 
 struct fm_run {
     duckdb_connection con;
     int txn;   /* we opened a transaction around a single statement: commit it at the end */
     int multi; /* several statements: whatever transaction they left open is rolled back */
+    int write; /* not a plain read: runs to its end and commits before the first byte */
+    pthread_mutex_t *locked; /* the catalog's write lock, held */
     duckdb_result result;
     int has_result;
     fm_encoder *enc;
@@ -55,6 +59,40 @@ fm_run *fm_run_start(duckdb_connection con, const fm_sqlguard *guard, const char
 
 fm_run *fm_run_start_scoped(duckdb_connection con, const fm_sqlguard *guard, fm_scope scope, const char *sql,
                             fm_format f, fm_buf *out, fm_err *err) {
+    return fm_run_start_ctx(con, NULL, guard, scope, sql, f, out, err);
+}
+
+/* a plain read (SELECT, or EXPLAIN of one) may stream; anything else is a write */
+static int is_write(duckdb_extracted_statements stmts, idx_t i, duckdb_statement_type *type) {
+    fm_sqlstmt *d = fm_sqlparse_describe(stmts, i);
+    int w = !d || d->inner != DUCKDB_STATEMENT_TYPE_SELECT;
+    *type = d ? d->type : DUCKDB_STATEMENT_TYPE_INVALID;
+    fm_sqlstmt_free(d);
+    return w;
+}
+
+static void unlock_writer(fm_run *r) {
+    if (!r->locked) return;
+    pthread_mutex_unlock(r->locked);
+    r->locked = NULL;
+}
+
+static int rollback(fm_run *r) {
+    duckdb_result rr;
+    int rc = duckdb_query(r->con, "ROLLBACK", &rr) == DuckDBError ? -1 : 0;
+    duckdb_destroy_result(&rr);
+    return rc;
+}
+
+static int interrupted(const fm_run_ctx *ctx, fm_err *err) {
+    int st = ctx && ctx->state ? atomic_load(ctx->state) : FM_SLOT_RUNNING;
+    if (st == FM_SLOT_RUNNING || st == FM_SLOT_COMMITTING) return 0;
+    return fm_fail(err, FM_E_TIMEOUT, "the query was %s before it committed: nothing was written",
+                   st == FM_SLOT_CANCELLED ? "cancelled (the client went away)" : "cancelled at its time limit");
+}
+
+fm_run *fm_run_start_ctx(duckdb_connection con, const fm_run_ctx *ctx, const fm_sqlguard *guard, fm_scope scope,
+                         const char *sql, fm_format f, fm_buf *out, fm_err *err) {
     if (fm_sqlguard_check_text(guard, sql, err)) return NULL;
     duckdb_extracted_statements stmts = NULL;
     idx_t n = duckdb_extract_statements(con, sql, &stmts);
@@ -76,10 +114,19 @@ fm_run *fm_run_start_scoped(duckdb_connection con, const fm_sqlguard *guard, fm_
     fm_run *r = fm_xcalloc(1, sizeof *r);
     r->con = con;
     r->multi = n > 1;
+    duckdb_statement_type type = DUCKDB_STATEMENT_TYPE_INVALID;
+    for (idx_t i = 0; i < n; i++) r->write |= is_write(stmts, i, &type);
+    /* taken before the transaction begins, so a writer's snapshot is never older than the last
+     * commit of another writer of this process */
+    if (r->write && ctx && ctx->write_lock) {
+        pthread_mutex_lock(ctx->write_lock);
+        r->locked = ctx->write_lock;
+        if (interrupted(ctx, err)) goto fail;
+    }
     /* One statement runs in an explicit transaction: in auto-commit mode DuckDB's prepare and
      * execute would each be a transaction of their own, and each reads the DuckLake metadata
      * (about 2 ms per query against a SQLite catalog). */
-    if (n == 1) {
+    if (n == 1 && type != DUCKDB_STATEMENT_TYPE_TRANSACTION) { /* a lone BEGIN/COMMIT/ROLLBACK runs bare */
         duckdb_result tr;
         r->txn = duckdb_query(con, "BEGIN TRANSACTION", &tr) == DuckDBSuccess;
         duckdb_destroy_result(&tr);
@@ -108,6 +155,16 @@ fm_run *fm_run_start_scoped(duckdb_connection con, const fm_sqlguard *guard, fm_
             duckdb_destroy_result(&res);
             continue;
         }
+        if (r->write) { /* held in memory: the commit must precede the first byte */
+            duckdb_state st = duckdb_execute_prepared(prep, &r->result);
+            duckdb_destroy_prepare(&prep);
+            r->has_result = 1;
+            if (st == DuckDBError) {
+                if (!interrupted(ctx, err)) result_error(&r->result, err);
+                goto fail;
+            }
+            continue;
+        }
         duckdb_pending_result pending;
         if (duckdb_pending_prepared_streaming(prep, &pending) == DuckDBError) {
             const char *m = duckdb_pending_error(pending);
@@ -126,6 +183,31 @@ fm_run *fm_run_start_scoped(duckdb_connection con, const fm_sqlguard *guard, fm_
         }
     }
     duckdb_destroy_extracted(&stmts);
+    if (r->write) {
+        if (r->txn) {
+            if (ctx && ctx->state && fm_slot_begin_commit(ctx->state)) {
+                interrupted(ctx, err);
+                goto fail_noext;
+            }
+            duckdb_result cr;
+            r->txn = 0;
+            if (duckdb_query(con, "COMMIT", &cr) == DuckDBError) { /* a conflict, the store refusing */
+                result_error(&cr, err);
+                duckdb_destroy_result(&cr);
+                rollback(r);
+                goto fail_noext;
+            }
+            duckdb_destroy_result(&cr);
+        } else {
+            /* several statements (or a lone BEGIN/COMMIT/ROLLBACK) committed one by one; what
+             * they left open is rolled back now,
+             * not after the response, so the write lock is not held while the client reads */
+            if (ctx && ctx->state) fm_slot_begin_commit(ctx->state);
+            rollback(r);
+            r->multi = 0;
+        }
+        unlock_writer(r);
+    }
     r->enc = fm_encoder_new(f, &r->result, err);
     if (!r->enc) goto fail_noext;
     r->pending = duckdb_fetch_chunk(r->result);
@@ -174,15 +256,14 @@ int fm_run_next(fm_run *r, fm_buf *out, fm_err *err) {
 
 unsigned long long fm_run_rows(const fm_run *r) { return r->rows; }
 
+int fm_run_clean_read(const fm_run *r) { return r && r->done && !r->write && !r->multi && !r->txn; }
+
 void fm_run_free(fm_run *r) {
     if (!r) return;
     if (r->pending) duckdb_destroy_data_chunk(&r->pending);
     if (r->enc) fm_encoder_free(r->enc);
     if (r->has_result) duckdb_destroy_result(&r->result);
-    if (r->txn || r->multi) { /* not finished, failed, or several statements: leave no transaction open */
-        duckdb_result rr;
-        duckdb_query(r->con, "ROLLBACK", &rr);
-        duckdb_destroy_result(&rr);
-    }
+    if (r->txn || r->multi) rollback(r); /* not finished, failed, or several statements: leave no transaction open */
+    unlock_writer(r);
     free(r);
 }

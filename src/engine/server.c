@@ -29,6 +29,7 @@
 typedef struct {
     fm_engine *engine;
     fm_slots slots;
+    pthread_mutex_t write_mu; /* one writer per catalog at a time (query_run.h) */
 } served_catalog;
 
 struct fm_server {
@@ -37,6 +38,8 @@ struct fm_server {
     served_catalog *cats;
     size_t ncats;
     fm_http_token token;
+    char **failed_names, **failed_causes; /* catalogs that could not be opened */
+    size_t nfailed;
     int64_t started_ms;
     atomic_int once_done;
 };
@@ -102,7 +105,9 @@ static void iso_time(int64_t ms, char *out, size_t n) {
     snprintf(out + k, n - k, ".%03dZ", (int)(ms % 1000));
 }
 
-static void render_status(fm_server *s, fm_buf *b) {
+/* The handlers read the HTTP server through their request, never through s->http: a request can
+ * arrive between fm_http_start binding the port and its result being stored in s->http. */
+static void render_status(fm_server *s, fm_http *h, fm_buf *b) {
     char started[40], idle[40];
     iso_time(s->started_ms, started, sizeof started);
     int slots = 0, busy = 0, queued = 0;
@@ -129,7 +134,7 @@ static void render_status(fm_server *s, fm_buf *b) {
         else fm_buf_puts(&cats, ",\"idleSince\":null}");
     }
     fm_buf_printf(b, "{\"role\":\"%s\",\"pod\":", s->cfg.role ? s->cfg.role : "local");
-    const char *pod = fm_http_pod(s->http);
+    const char *pod = fm_http_pod(h);
     fm_json_string(b, pod, strlen(pod));
     fm_buf_printf(b, ",\"version\":\"%s\",\"startedAt\":\"%s\",\"slots\":%d,\"busy\":%d,\"queued\":%d,\"queriesServed\":%llu",
                   FEATHERMAN_VERSION, started, slots, busy, queued, served);
@@ -139,15 +144,24 @@ static void render_status(fm_server *s, fm_buf *b) {
     } else {
         fm_buf_puts(b, ",\"idleSince\":null");
     }
-    fm_buf_printf(b, ",\"draining\":%s,\"sandboxed\":%s,\"catalogs\":[%s]}\n", fm_http_draining(s->http) ? "true" : "false",
+    fm_buf_printf(b, ",\"draining\":%s,\"sandboxed\":%s,\"catalogs\":[%s]}\n", fm_http_draining(h) ? "true" : "false",
                   s->cfg.sandboxed ? "true" : "false", cats.data ? cats.data : "");
     fm_buf_free(&cats);
 }
 
 static void on_readyz(fm_http_req *r, void *ud) {
     fm_server *s = ud;
-    if (fm_http_draining(s->http)) fm_http_respond(r, 503, "text/plain", "draining\n", 9);
-    else fm_http_respond(r, 200, "text/plain", "ready\n", 6);
+    if (fm_http_draining(fm_http_req_server(r))) {
+        fm_http_respond(r, 503, "text/plain", "draining\n", 9);
+        return;
+    }
+    fm_buf b;
+    fm_buf_init(&b);
+    fm_buf_puts(&b, "ready\n");
+    for (size_t i = 0; i < s->nfailed; i++)
+        fm_buf_printf(&b, "catalog %s unavailable: %s\n", s->failed_names[i], s->failed_causes[i]);
+    fm_http_respond(r, 200, "text/plain", b.data, b.len);
+    fm_buf_free(&b);
 }
 
 static void on_metrics(fm_http_req *r, void *ud) {
@@ -171,7 +185,7 @@ static void on_metrics(fm_http_req *r, void *ud) {
         fm_json_string(&b, name, strlen(name));
         fm_buf_printf(&b, "} %d\n", nq);
     }
-    fm_http_metrics_render(s->http, &b);
+    fm_http_metrics_render(fm_http_req_server(r), &b);
     fm_http_respond(r, 200, "text/plain; version=0.0.4", b.data, b.len);
     fm_buf_free(&b);
 }
@@ -179,7 +193,7 @@ static void on_metrics(fm_http_req *r, void *ud) {
 static void on_status(fm_http_req *r, void *ud) {
     fm_buf b;
     fm_buf_init(&b);
-    render_status(ud, &b);
+    render_status(ud, fm_http_req_server(r), &b);
     fm_http_respond(r, 200, "application/json", b.data, b.len);
     fm_buf_free(&b);
 }
@@ -216,13 +230,16 @@ static ssize_t read_result(void *ud, char *buf, size_t max) {
 /* the end of a query request, however it ended: the run, the slot, the metrics */
 static void query_done(void *ud, fm_http_req *r, int completed) {
     query *q = ud;
+    /* the connection is kept only after a plain read that ended cleanly (slots.h) */
+    int renew = !(completed && !q->failed && fm_run_clean_read(q->run) && q->slot >= 0 &&
+                  atomic_load(&q->cat->slots.slot[q->slot].state) == FM_SLOT_RUNNING);
     if (q->run) {
         fm_metrics_streamed(fm_run_rows(q->run), 0);
         if (q->failed) fm_metrics_error(FM_STAGE_MID_STREAM);
         else if (!completed) fm_metrics_error(FM_STAGE_CANCELLED);
         fm_run_free(q->run);
     }
-    if (q->slot >= 0) fm_slots_release(&q->cat->slots, q->slot);
+    if (q->slot >= 0) fm_slots_release(&q->cat->slots, q->slot, renew);
     int status = fm_http_req_status(r);
     if (status)
         fm_debug("query %s: status %d in %.3f s", q->id, status, (double)(fm_now_ms() - fm_http_req_start_ms(r)) / 1000.0);
@@ -232,7 +249,7 @@ static void query_done(void *ud, fm_http_req *r, int completed) {
 }
 
 static served_catalog *find_catalog(fm_server *s, const char *name) {
-    if (!name) return s->ncats == 1 ? &s->cats[0] : NULL;
+    if (!name) return s->ncats == 1 && !s->nfailed ? &s->cats[0] : NULL;
     for (size_t i = 0; i < s->ncats; i++)
         if (!strcmp(fm_engine_catalog(s->cats[i].engine), name)) return &s->cats[i];
     return NULL;
@@ -253,7 +270,10 @@ static int start_run(fm_http_req *r, query *q, served_catalog *cat, const fm_que
     }
     q->cat = cat;
     q->slot = slot;
-    q->run = fm_run_start(cat->slots.slot[slot].con, fm_engine_guard(cat->engine), req->sql, f, &q->out, &err);
+    fm_run_ctx ctx = {.state = &cat->slots.slot[slot].state, .write_lock = &cat->write_mu};
+    const fm_sqlguard *guard = fm_engine_guard(cat->engine);
+    q->run = fm_run_start_ctx(cat->slots.slot[slot].con, &ctx, guard, fm_sqlguard_scope(guard), req->sql, f, &q->out,
+                              &err);
     if (q->run) return 0;
     if (atomic_load(&cat->slots.slot[slot].state) == FM_SLOT_TIMED_OUT) {
         fm_http_errorf(r, 504, "timeout", "the query ran longer than its time limit of %ld ms and was cancelled", timeout);
@@ -276,10 +296,16 @@ static void on_query(fm_http_req *r, void *ud) {
     fm_format f;
     if (fm_query_request_read(r, &req, &f)) return;
     served_catalog *cat = find_catalog(s, req.catalog);
-    if (!cat && req.catalog)
+    const char *cause = NULL;
+    for (size_t i = 0; !cat && req.catalog && i < s->nfailed; i++)
+        if (!strcmp(s->failed_names[i], req.catalog)) cause = s->failed_causes[i];
+    if (cause)
+        fm_http_errorf(r, 503, "unavailable", "catalog \"%.200s\" is unavailable: it could not be opened at start: %.700s",
+                       req.catalog, cause);
+    else if (!cat && req.catalog)
         fm_http_errorf(r, 404, "not_found", "unknown catalog \"%.200s\"", req.catalog);
     else if (!cat)
-        fm_http_errorf(r, 400, "invalid", "\"catalog\" is required: this server serves %zu catalogs", s->ncats);
+        fm_http_errorf(r, 400, "invalid", "\"catalog\" is required: this server serves %zu catalogs", s->ncats + s->nfailed);
     else if (!start_run(r, q, cat, &req, f)) {
         /* a client that stops reading is cut off at the query's deadline and its slot freed */
         fm_http_req_set_deadline(r, q->deadline_ms);
@@ -297,6 +323,16 @@ static const fm_http_route ROUTES[] = {
 };
 
 /* ---- life cycle ----------------------------------------------------------------------------- */
+
+/* every request gets a fresh connection (slots.h): connecting plus USE is cheap next to the
+ * risk of one request's session state reaching another client */
+static int slot_connect(void *ud, duckdb_connection *out) {
+    fm_err err;
+    fm_err_clear(&err);
+    if (!fm_engine_connect(ud, out, &err)) return 0;
+    fm_warn("cannot open a query connection for catalog %s: %s", fm_engine_catalog(ud), err.msg);
+    return -1;
+}
 
 fm_server *fm_server_start(const fm_server_config *cfg, fm_engine **engines, size_t n, fm_err *err) {
     if (!cfg->token || !*cfg->token) {
@@ -323,15 +359,30 @@ fm_server *fm_server_start(const fm_server_config *cfg, fm_engine **engines, siz
     fm_http_token_set(&s->token, tok, tlen);
     s->cfg.token = NULL; /* not kept: only its hash is needed */
     s->started_ms = fm_wall_ms();
+    s->nfailed = cfg->nfailed;
+    s->failed_names = fm_xcalloc(cfg->nfailed + 1, sizeof *s->failed_names);
+    s->failed_causes = fm_xcalloc(cfg->nfailed + 1, sizeof *s->failed_causes);
+    for (size_t i = 0; i < cfg->nfailed; i++) {
+        s->failed_names[i] = fm_xstrdup(cfg->failed_catalogs[i]);
+        s->failed_causes[i] = fm_xstrdup(cfg->failed_causes[i]);
+    }
+    s->cfg.failed_catalogs = s->cfg.failed_causes = NULL;
     s->cats = fm_xcalloc(n, sizeof *s->cats);
     s->ncats = n;
     for (size_t i = 0; i < n; i++) {
         s->cats[i].engine = engines[i];
+        pthread_mutex_init(&s->cats[i].write_mu, NULL);
         int k = fm_engine_slots(engines[i]);
         duckdb_connection *cons = fm_xcalloc((size_t)k, sizeof *cons);
-        for (int j = 0; j < k; j++) cons[j] = fm_engine_slot(engines[i], j);
+        int rc = 0;
+        for (int j = 0; j < k && !rc; j++) rc = fm_engine_connect(engines[i], &cons[j], err);
         fm_slots_init(&s->cats[i].slots, cons, k, s->cfg.queue_max, s->cfg.queue_wait_ms);
+        fm_slots_set_connect(&s->cats[i].slots, slot_connect, engines[i]);
         free(cons);
+        if (rc) {
+            fm_server_free(s);
+            return NULL;
+        }
     }
     fm_http_config hc = {.name = "server", .addr = s->cfg.listen_addr, .port = s->cfg.port, .routes = ROUTES,
                          .nroutes = sizeof ROUTES / sizeof ROUTES[0], .ud = s, .auth = token_ok,
@@ -376,7 +427,14 @@ int fm_server_run(fm_server *s) {
 void fm_server_free(fm_server *s) {
     if (!s) return;
     fm_http_stop(s->http);
-    for (size_t i = 0; i < s->ncats; i++) fm_slots_destroy(&s->cats[i].slots);
+    for (size_t i = 0; i < s->ncats; i++) {
+        if (!s->cats[i].engine) continue; /* start failed before this catalog was set up */
+        fm_slots_destroy(&s->cats[i].slots);
+        pthread_mutex_destroy(&s->cats[i].write_mu);
+    }
     free(s->cats);
+    for (size_t i = 0; i < s->nfailed; i++) free(s->failed_names[i]), free(s->failed_causes[i]);
+    free(s->failed_names);
+    free(s->failed_causes);
     free(s);
 }

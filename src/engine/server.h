@@ -9,7 +9,9 @@
  *                 terminating chunk), so no client can take a short result for a whole one.
  *                 A client that disconnects, or a query past timeoutMs, is interrupted.
  *                 Headers (on every answer, errors too): X-Featherman-Query-Id, X-Featherman-Pod.
- *   GET /healthz  process alive;  GET /readyz  catalogs attached and not draining (else 503)
+ *   GET /healthz  process alive;  GET /readyz  catalogs attached and not draining (else 503);
+ *                 a catalog that could not be opened at start is named there with its cause, and
+ *                 every query to it answers 503 with the same, while the others serve
  *   GET /metrics  Prometheus text;  GET /status  slots, busy, idle since, queries served, start
  * One thread per connection, one DuckDB connection per slot. fm_server_start fails when the
  * address is already in use (no port sharing). fm_server_run takes SIGTERM/SIGINT
@@ -37,6 +39,10 @@ typedef struct {
     const char *pod_name;    /* X-Featherman-Pod; default the host name */
     const char *role;        /* "local" | "worker" (shown in /status) */
     int sandboxed;           /* whether the OS sandbox was applied (shown in /status) */
+    /* catalogs that could not be opened (copied): name and cause of each */
+    const char *const *failed_catalogs;
+    const char *const *failed_causes;
+    size_t nfailed;
 } fm_server_config;
 
 typedef struct fm_server fm_server;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/log.h"
 #include "base/xalloc.h"
 
 struct fm_waiter {
@@ -24,6 +25,16 @@ void fm_slots_init(fm_slots *s, duckdb_connection *cons, int n, int queue_max, l
     s->idle_since_ms = fm_wall_ms();
 }
 
+void fm_slots_set_connect(fm_slots *s, fm_slots_connect_fn connect, void *ud) {
+    s->connect = connect;
+    s->connect_ud = ud;
+}
+
+int fm_slot_begin_commit(atomic_int *state) {
+    int expected = FM_SLOT_RUNNING;
+    return atomic_compare_exchange_strong(state, &expected, FM_SLOT_COMMITTING) ? 0 : -1;
+}
+
 static void take(fm_slots *s, int i, int64_t deadline_ms, int (*gone)(void *), void *ud) {
     fm_slot *sl = &s->slot[i];
     sl->busy = 1;
@@ -34,7 +45,7 @@ static void take(fm_slots *s, int i, int64_t deadline_ms, int (*gone)(void *), v
     s->nbusy++;
 }
 
-int fm_slots_acquire(fm_slots *s, int64_t deadline_ms, int (*gone)(void *), void *ud, fm_err *err) {
+static int acquire_slot(fm_slots *s, int64_t deadline_ms, int (*gone)(void *), void *ud, fm_err *err) {
     pthread_mutex_lock(&s->mu);
     if (!s->head)
         for (int i = 0; i < s->n; i++)
@@ -87,9 +98,50 @@ int fm_slots_acquire(fm_slots *s, int64_t deadline_ms, int (*gone)(void *), void
     return got;
 }
 
-void fm_slots_release(fm_slots *s, int i) {
-    pthread_mutex_lock(&s->mu);
+/* A stale slot's connection goes and a fresh one comes before the slot serves: done by the
+ * request that takes the slot, so a release never keeps a slot busy (a worker without a queue
+ * would answer 409 meanwhile). The watchdog never touches a slot in FM_SLOT_RELEASED, so the old
+ * connection can be closed outside the lock. */
+int fm_slots_acquire(fm_slots *s, int64_t deadline_ms, int (*gone)(void *), void *ud, fm_err *err) {
+    int i = acquire_slot(s, deadline_ms, gone, ud, err);
+    if (i < 0) return i;
     fm_slot *sl = &s->slot[i];
+    pthread_mutex_lock(&s->mu);
+    if (!sl->stale) {
+        pthread_mutex_unlock(&s->mu);
+        return i;
+    }
+    atomic_store(&sl->state, FM_SLOT_RELEASED);
+    duckdb_connection old = sl->con;
+    sl->con = NULL;
+    pthread_mutex_unlock(&s->mu);
+    if (old) duckdb_disconnect(&old);
+    duckdb_connection fresh = NULL;
+    int rc = s->connect(s->connect_ud, &fresh);
+    pthread_mutex_lock(&s->mu);
+    if (!rc) {
+        sl->con = fresh;
+        sl->stale = 0;
+        atomic_store(&sl->state, FM_SLOT_RUNNING);
+        pthread_mutex_unlock(&s->mu);
+        return i;
+    }
+    /* this slot stays busy, out of service */
+    s->nbroken++;
+    sl->client_gone = NULL;
+    sl->client_ud = NULL;
+    sl->deadline_ms = 0;
+    int left = s->n - s->nbroken;
+    pthread_mutex_unlock(&s->mu);
+    fm_error("query slot %d is out of service: no fresh connection could be opened (%d of %d slots left)", i, left,
+             s->n);
+    return fm_fail(err, FM_E_UNAVAILABLE, "no fresh query connection could be opened");
+}
+
+void fm_slots_release(fm_slots *s, int i, int renew_con) {
+    fm_slot *sl = &s->slot[i];
+    pthread_mutex_lock(&s->mu);
+    if (s->connect && renew_con) sl->stale = 1;
     s->served++;
     sl->client_gone = NULL;
     sl->client_ud = NULL;
@@ -113,21 +165,23 @@ void fm_slots_watch(fm_slots *s, int64_t now_ms) {
     pthread_mutex_lock(&s->mu);
     for (int i = 0; i < s->n; i++) {
         fm_slot *sl = &s->slot[i];
-        if (!sl->busy || atomic_load(&sl->state) != FM_SLOT_RUNNING) continue;
+        if (!sl->busy || !sl->con || atomic_load(&sl->state) != FM_SLOT_RUNNING) continue;
+        int expected = FM_SLOT_RUNNING;
         if (sl->deadline_ms && now_ms > sl->deadline_ms) {
-            atomic_store(&sl->state, FM_SLOT_TIMED_OUT);
-            duckdb_interrupt(sl->con);
+            if (atomic_compare_exchange_strong(&sl->state, &expected, FM_SLOT_TIMED_OUT)) duckdb_interrupt(sl->con);
             continue;
         }
-        if (sl->client_gone && sl->client_gone(sl->client_ud)) {
-            atomic_store(&sl->state, FM_SLOT_CANCELLED);
+        if (sl->client_gone && sl->client_gone(sl->client_ud) &&
+            atomic_compare_exchange_strong(&sl->state, &expected, FM_SLOT_CANCELLED))
             duckdb_interrupt(sl->con);
-        }
     }
     pthread_mutex_unlock(&s->mu);
 }
 
 void fm_slots_destroy(fm_slots *s) {
+    if (s->connect)
+        for (int i = 0; i < s->n; i++)
+            if (s->slot[i].con) duckdb_disconnect(&s->slot[i].con);
     free(s->slot);
     pthread_mutex_destroy(&s->mu);
     memset(s, 0, sizeof *s);

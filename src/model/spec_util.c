@@ -77,14 +77,6 @@ int fm_sp_obj(json_t *parent, const char *ppath, const char *key, bool required,
     return 0;
 }
 
-static char *xstrdup(const char *s) {
-    if (!s) return NULL;
-    size_t n = strlen(s) + 1;
-    char *p = fm_xmalloc(n);
-    memcpy(p, s, n);
-    return p;
-}
-
 int fm_sp_str(json_t *parent, const char *ppath, const char *key, bool required, const char *def, size_t maxlen,
               char **out, fm_err *err) {
     char path[256];
@@ -92,7 +84,7 @@ int fm_sp_str(json_t *parent, const char *ppath, const char *key, bool required,
     *out = NULL;
     if (!v) {
         if (required) return fm_fail(err, FM_E_INVALID, "%s: required field is missing", path);
-        *out = xstrdup(def);
+        *out = def ? fm_xstrdup(def) : NULL;
         return 0;
     }
     if (!json_is_string(v)) return fm_fail(err, FM_E_INVALID, "%s: must be a string, not %s", path, json_kind(v));
@@ -105,7 +97,7 @@ int fm_sp_str(json_t *parent, const char *ppath, const char *key, bool required,
         if ((unsigned char)s[i] < 0x20 && s[i] != '\n' && s[i] != '\t')
             return fm_fail(err, FM_E_INVALID, "%s: contains a control character", path);
     if (required && n == 0) return fm_fail(err, FM_E_INVALID, "%s: must not be empty", path);
-    *out = xstrdup(s);
+    *out = fm_xstrdup(s);
     return 0;
 }
 

@@ -256,8 +256,6 @@ int fm_run_next(fm_run *r, fm_buf *out, fm_err *err) {
 
 unsigned long long fm_run_rows(const fm_run *r) { return r->rows; }
 
-int fm_run_committed(const fm_run *r) { return r->write; }
-
 int fm_run_clean_read(const fm_run *r) { return r && r->done && !r->write && !r->multi && !r->txn; }
 
 void fm_run_free(fm_run *r) {

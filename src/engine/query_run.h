@@ -44,9 +44,6 @@ fm_run *fm_run_start_ctx(duckdb_connection con, const fm_run_ctx *ctx, const fm_
                          const char *sql, fm_format f, fm_buf *out, fm_err *err);
 int fm_run_next(fm_run *r, fm_buf *out, fm_err *err);
 unsigned long long fm_run_rows(const fm_run *r);
-/* a write, run to its end and committed before the first byte: its whole answer is owed to the
- * client whatever the deadline says now */
-int fm_run_committed(const fm_run *r);
 /* one plain read statement run to its end and committed: it left nothing on its connection */
 int fm_run_clean_read(const fm_run *r);
 void fm_run_free(fm_run *r);

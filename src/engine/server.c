@@ -24,7 +24,6 @@
 #include "http/http.h"
 #include "http/request.h"
 
-#define COMMITTED_GRACE_MS 30000
 #define WATCH_MS 10 /* the watchdog's period: how late a timeout or a hang-up is noticed at most */
 
 typedef struct {
@@ -308,12 +307,8 @@ static void on_query(fm_http_req *r, void *ud) {
     else if (!cat)
         fm_http_errorf(r, 400, "invalid", "\"catalog\" is required: this server serves %zu catalogs", s->ncats + s->nfailed);
     else if (!start_run(r, q, cat, &req, f)) {
-        /* a client that stops reading is cut off at the query's deadline and its slot freed; a
-         * committed write's answer is owed even if the deadline passed during its COMMIT, so its
-         * client gets a grace period to take it (a retry would duplicate the write) */
-        int64_t dl = q->deadline_ms;
-        if (fm_run_committed(q->run) && dl && dl < fm_now_ms() + COMMITTED_GRACE_MS) dl = fm_now_ms() + COMMITTED_GRACE_MS;
-        fm_http_req_set_deadline(r, dl);
+        /* a client that stops reading is cut off at the query's deadline and its slot freed */
+        fm_http_req_set_deadline(r, q->deadline_ms);
         fm_http_stream(r, 200, fm_format_content_type(f), read_result, q);
     }
     fm_query_request_free(&req);

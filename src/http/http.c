@@ -220,19 +220,21 @@ static void set_timeout(fm_http_req *r, unsigned secs) {
 /* With a deadline, the connection's idle timeout is what is left of it, renewed on every block:
  * a client that stops reading leaves libmicrohttpd waiting to send, and that wait ends at the
  * deadline (rounded up to a second) with the connection closed and the request completed as
- * failed, so whatever the request holds is released then, not after the long idle timeout. */
-static int deadline_passed(fm_http_req *r) {
-    if (!r->deadline) return 0;
+ * failed, so whatever the request holds is released then, not after the long idle timeout. Past
+ * the deadline a client that still reads is given what the reader still has (a reader bound by a
+ * deadline of its own stops itself; a committed write's answer is owed whole), and one that stops
+ * reading then is cut off within a second. */
+static void renew_deadline_timeout(fm_http_req *r) {
+    if (!r->deadline) return;
     int64_t left = r->deadline - fm_now_ms();
-    if (left <= 0) return 1;
-    set_timeout(r, (unsigned)((left + 999) / 1000));
-    return 0;
+    set_timeout(r, left > 0 ? (unsigned)((left + 999) / 1000) : 1);
 }
 
 static ssize_t stream_block(void *cls, uint64_t pos, char *buf, size_t max) {
     fm_http_req *r = cls;
     (void)pos;
-    ssize_t n = deadline_passed(r) ? -1 : r->reader(r->reader_ud, buf, max);
+    renew_deadline_timeout(r);
+    ssize_t n = r->reader(r->reader_ud, buf, max);
     if (n > 0) return n;
     if (n == 0) {
         if (r->deadline) set_timeout(r, r->h->cfg.conn_timeout_s);
